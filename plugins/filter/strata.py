@@ -1,0 +1,55 @@
+"""Filters of the strata platform: the address plan and the environment guards.
+
+The logic lives in the `strata` Python package (src/strata) so that tests and tools
+share it; these filters adapt it to Ansible and turn its errors into task failures.
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+import os
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+try:
+    from strata.address_plan import AddressPlanError, build_address_plan
+    from strata.guards import TargetError, check_aws_target
+    from strata.network_policy import nacl_rules
+except ImportError as exc:  # pragma: no cover - only without the project's virtualenv
+    raise AnsibleFilterError(
+        "the strata package is not importable; run `make venv` and activate .venv "
+        f"(source .venv/bin/activate) before ansible-playbook ({exc})"
+    ) from exc
+
+
+def strata_address_plan(spec: Any, available_zones: list[str], var_name: str = "network_address_plan") -> dict[str, Any]:
+    """Validate an address plan and expand it into subnets, spare blocks and VPC CIDR blocks."""
+    try:
+        return build_address_plan(spec, list(available_zones), var_name=var_name)
+    except AddressPlanError as exc:
+        raise AnsibleFilterError(f"Invalid address plan: {exc}") from None
+
+
+def strata_aws_target(env: str, endpoint_url: str | None = None) -> str:
+    """Check that `env` talks to the cloud it belongs to; return where it will talk."""
+    try:
+        return check_aws_target(env, endpoint_url or None, os.environ)
+    except TargetError as exc:
+        raise AnsibleFilterError(f"Refusing to run: {exc}") from None
+
+
+def strata_nacl_rules(plan: dict[str, Any], database_port: int = 5432, client_tiers: list[str] | None = None) -> Any:
+    """The database and admin tiers' network ACL rule tables for an address plan."""
+    try:
+        return nacl_rules(plan, database_port, client_tiers or ["app"])
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {
+            "strata_address_plan": strata_address_plan,
+            "strata_aws_target": strata_aws_target,
+            "strata_nacl_rules": strata_nacl_rules,
+        }

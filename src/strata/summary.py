@@ -1,0 +1,107 @@
+"""A read-only summary of what the platform created in one environment (boto3)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import boto3
+
+from strata import PROJECT
+
+
+def _tags(resource: dict[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+
+
+def collect(endpoint: str | None, region: str, env: str) -> dict[str, Any]:
+    ec2 = boto3.client("ec2", region_name=region, endpoint_url=endpoint)
+    owned = [{"Name": "tag:managed-by", "Values": [PROJECT]}, {"Name": "tag:env", "Values": [env]}]
+    vpcs = ec2.describe_vpcs(Filters=owned)["Vpcs"]
+    vpc_ids = [v["VpcId"] for v in vpcs]
+    in_vpcs = [{"Name": "vpc-id", "Values": vpc_ids}] if vpc_ids else []
+
+    def described(call: str, key: str, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not vpc_ids:
+            return []
+        items: list[dict[str, Any]] = []
+        for page in ec2.get_paginator(call).paginate(Filters=filters):
+            items.extend(page[key])
+        return items
+
+    subnets = described("describe_subnets", "Subnets", in_vpcs)
+    nats = [n for n in described("describe_nat_gateways", "NatGateways", in_vpcs) if n["State"] != "deleted"]
+    route_tables = described("describe_route_tables", "RouteTables", in_vpcs)
+    nacls = described("describe_network_acls", "NetworkAcls", in_vpcs)
+    groups = described("describe_security_groups", "SecurityGroups", in_vpcs)
+    endpoints = described("describe_vpc_endpoints", "VpcEndpoints", in_vpcs)
+    return {
+        "env": env,
+        "region": region,
+        "vpcs": [
+            {
+                "id": v["VpcId"],
+                "name": _tags(v).get("Name", ""),
+                "cidr_blocks": [a["CidrBlock"] for a in v.get("CidrBlockAssociationSet", [])],
+            }
+            for v in vpcs
+        ],
+        "subnets": sorted(
+            (
+                {
+                    "id": s["SubnetId"],
+                    "tier": _tags(s).get("tier", "?"),
+                    "zone": s["AvailabilityZone"],
+                    "cidr": s["CidrBlock"],
+                    "free": s.get("AvailableIpAddressCount"),
+                }
+                for s in subnets
+            ),
+            key=lambda s: (s["tier"], s["zone"]),
+        ),
+        "nat_gateways": [
+            {"id": n["NatGatewayId"], "subnet": n["SubnetId"], "public_ip": _public_ip(n)} for n in nats
+        ],
+        "route_tables": [{"id": r["RouteTableId"], "name": _tags(r).get("Name", "(main)")} for r in route_tables],
+        "network_acls": [
+            {"id": a["NetworkAclId"], "name": _tags(a).get("Name", "(default)"), "entries": len(a["Entries"])}
+            for a in nacls
+        ],
+        "security_groups": [{"id": g["GroupId"], "name": g["GroupName"]} for g in groups],
+        "vpc_endpoints": [{"id": e["VpcEndpointId"], "service": e["ServiceName"]} for e in endpoints],
+    }
+
+
+def _public_ip(nat: dict[str, Any]) -> str:
+    addresses = nat.get("NatGatewayAddresses") or [{}]
+    return str(addresses[0].get("PublicIp", ""))
+
+
+def render(data: dict[str, Any], endpoint: str | None) -> str:
+    lines = [f"strata environment '{data['env']}' in {data['region']}"]
+    if not data["vpcs"]:
+        lines.append("  no VPC managed by strata in this environment")
+    for vpc in data["vpcs"]:
+        lines.append(f"  VPC {vpc['id']} {vpc['name']}: {', '.join(vpc['cidr_blocks'])}")
+    by_tier: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for subnet in data["subnets"]:
+        by_tier[subnet["tier"]].append(subnet)
+    for tier, subnets in sorted(by_tier.items()):
+        cells = ", ".join(f"{s['zone']} {s['cidr']}" for s in subnets)
+        lines.append(f"  subnets {tier:<8} {cells}")
+    for nat in data["nat_gateways"]:
+        lines.append(f"  NAT gateway {nat['id']} in {nat['subnet']} ({nat['public_ip']})")
+    lines.append(f"  route tables: {len(data['route_tables'])} ({', '.join(r['name'] for r in data['route_tables'])})")
+    lines.append("  network ACLs: " + ", ".join(f"{a['name']} ({a['entries']} entries)" for a in data["network_acls"]))
+    lines.append("  security groups: " + ", ".join(g["name"] for g in data["security_groups"]))
+    lines.append("  VPC endpoints: " + (", ".join(e["service"] for e in data["vpc_endpoints"]) or "none"))
+    if endpoint:
+        lines += [
+            "",
+            f"Embedded cloud endpoint: {endpoint}",
+            "  AWS CLI: aws --endpoint-url " + endpoint + " --region " + data["region"] + " ec2 describe-vpcs",
+            "  boto3:   boto3.client('ec2', endpoint_url='" + endpoint + "', region_name='" + data["region"] + "')",
+            "  (dummy credentials: AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing;",
+            "   `.venv/bin/strata-cloud env` prints the exports)",
+        ]
+    return "\n".join(lines)
