@@ -22,7 +22,9 @@ except ImportError as exc:  # pragma: no cover - only without the project's virt
     ) from exc
 
 
-def strata_address_plan(spec: Any, available_zones: list[str], var_name: str = "network_address_plan") -> dict[str, Any]:
+def strata_address_plan(
+    spec: Any, available_zones: list[str], var_name: str = "network_address_plan"
+) -> dict[str, Any]:
     """Validate an address plan and expand it into subnets, spare blocks and VPC CIDR blocks."""
     try:
         return build_address_plan(spec, list(available_zones), var_name=var_name)

@@ -12,6 +12,7 @@ share one implementation. Every error names the field of the input that is wrong
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ AWS_MAX_PREFIX = 28
 AWS_RESERVED_PER_SUBNET = 5
 #: Default quota "IPv4 CIDR blocks per VPC" (primary included); adjustable up to 50.
 AWS_DEFAULT_CIDR_QUOTA = 5
-RFC1918 = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
 DEFAULT_VAR_NAME = "network_address_plan"
 
@@ -62,21 +63,19 @@ def _check_aws_size(net: Network, field: str, what: str) -> None:
     if net.prefixlen < AWS_MIN_PREFIX:
         raise AddressPlanError(
             field,
-            f"{net} is a /{net.prefixlen}, larger than AWS allows for {what} "
-            f"(/{AWS_MIN_PREFIX} to /{AWS_MAX_PREFIX})",
+            f"{net} is a /{net.prefixlen}, larger than AWS allows for {what} (/{AWS_MIN_PREFIX} to /{AWS_MAX_PREFIX})",
         )
     if net.prefixlen > AWS_MAX_PREFIX:
         raise AddressPlanError(
             field,
-            f"{net} is a /{net.prefixlen}, smaller than AWS allows for {what} "
-            f"(/{AWS_MIN_PREFIX} to /{AWS_MAX_PREFIX})",
+            f"{net} is a /{net.prefixlen}, smaller than AWS allows for {what} (/{AWS_MIN_PREFIX} to /{AWS_MAX_PREFIX})",
         )
 
 
 def first_overlap(named: Sequence[tuple[str, Network]]) -> tuple[str, Network, str, Network] | None:
     """Return a pair of (field, network) entries that overlap, lower address first, or None."""
     ordered = sorted(named, key=lambda item: (int(item[1].network_address), item[1].prefixlen))
-    for (field_a, net_a), (field_b, net_b) in zip(ordered, ordered[1:], strict=False):
+    for (field_a, net_a), (field_b, net_b) in itertools.pairwise(ordered):
         if net_a.overlaps(net_b):
             return field_a, net_a, field_b, net_b
     # Sorted adjacency misses nothing for prefixes: if a overlaps c then a contains c or
@@ -84,14 +83,15 @@ def first_overlap(named: Sequence[tuple[str, Network]]) -> tuple[str, Network, s
     return None
 
 
-def split_tier(tier: Network, subnet_prefix: int, zones: int, spare_first: int = 1) -> tuple[list[Network], list[Network]]:
+def split_tier(
+    tier: Network, subnet_prefix: int, zones: int, spare_first: int = 1
+) -> tuple[list[Network], list[Network]]:
     """Split a tier into (spare, zone subnets): the first `spare_first` blocks are spare,
     the next `zones` go to the zones in order, and whatever remains is spare too."""
     blocks = list(tier.subnets(new_prefix=subnet_prefix))
     if spare_first + zones > len(blocks):
         raise ValueError(
-            f"{tier} holds {len(blocks)} /{subnet_prefix} blocks, not enough for "
-            f"{spare_first} spare + {zones} zones"
+            f"{tier} holds {len(blocks)} /{subnet_prefix} blocks, not enough for {spare_first} spare + {zones} zones"
         )
     zone_blocks = blocks[spare_first : spare_first + zones]
     spare = blocks[:spare_first] + blocks[spare_first + zones :]
@@ -107,9 +107,11 @@ def reserved_addresses(subnet: Network) -> list[str]:
     return [str(base + i) for i in range(4)] + [str(subnet.broadcast_address)]
 
 
-def _parse_tier(name: str, spec: Any, field: str, subnet_prefix: int, zones: int) -> _Tier:
+def _parse_tier(name: str, spec: Any, field: str, subnet_prefix: int, zones: int) -> _Tier:  # noqa: PLR0912 - a branch per checked field
     if not isinstance(spec, Mapping):
-        raise AddressPlanError(field, f"expected a mapping with 'cidr' (and optionally 'spare', 'subnets'), got {spec!r}")
+        raise AddressPlanError(
+            field, f"expected a mapping with 'cidr' (and optionally 'spare', 'subnets'), got {spec!r}"
+        )
     unknown = sorted(set(spec) - {"cidr", "spare", "subnets"})
     if unknown:
         raise AddressPlanError(field, f"unknown key(s) {unknown}; a tier takes cidr, spare, subnets")
@@ -124,7 +126,8 @@ def _parse_tier(name: str, spec: Any, field: str, subnet_prefix: int, zones: int
         subnets = [_network(s, f"{field}.subnets[{i}]") for i, s in enumerate(raw_subnets)]
         if len(subnets) != zones:
             raise AddressPlanError(
-                f"{field}.subnets", f"lists {len(subnets)} subnets but the plan has {zones} zones; give one per zone"
+                f"{field}.subnets",
+                f"lists {len(subnets)} subnets but the plan has {zones} zones; give one per zone",
             )
         raw_spare = spec.get("spare", [])
         if isinstance(raw_spare, str) or not isinstance(raw_spare, Sequence):
@@ -165,7 +168,8 @@ def _derive_vpc_blocks(tiers: Sequence[_Tier], block_prefix: int | None, var: st
     for tier in tiers:
         if tier.cidr.prefixlen < block_prefix:
             raise AddressPlanError(
-                field, f"/{block_prefix} is smaller than tier {tier.name} ({tier.cidr}); use at most /{tier.cidr.prefixlen}"
+                field,
+                f"/{block_prefix} is smaller than tier {tier.name} ({tier.cidr}); use at most /{tier.cidr.prefixlen}",
             )
         widened.add(tier.cidr.supernet(new_prefix=block_prefix))
     return sorted(ipaddress.collapse_addresses(widened))
@@ -209,7 +213,7 @@ def _check_secondary_ranges(blocks: Sequence[Network], field: str) -> None:
             )
 
 
-def build_address_plan(
+def build_address_plan(  # noqa: PLR0912 - a branch per checked field
     spec: Mapping[str, Any], available_zones: Sequence[str], var_name: str = DEFAULT_VAR_NAME
 ) -> dict[str, Any]:
     """Validate `spec` (the inventory's address plan) and compute the full plan.
@@ -220,7 +224,15 @@ def build_address_plan(
     var = var_name
     if not isinstance(spec, Mapping):
         raise AddressPlanError(var, f"expected a mapping, got {type(spec).__name__}")
-    known = {"envelope", "zones", "subnet_prefix", "tiers", "vpc_cidr_blocks", "vpc_block_prefix", "vpc_cidr_quota"}
+    known = {
+        "envelope",
+        "zones",
+        "subnet_prefix",
+        "tiers",
+        "vpc_cidr_blocks",
+        "vpc_block_prefix",
+        "vpc_cidr_quota",
+    }
     unknown = sorted(set(spec) - known)
     if unknown:
         raise AddressPlanError(var, f"unknown key(s) {unknown}; known keys: {sorted(known)}")
@@ -235,7 +247,8 @@ def build_address_plan(
     if zones > len(available_zones):
         raise AddressPlanError(
             f"{var}.zones",
-            f"asks for {zones} zones but the region offers {len(available_zones)} ({', '.join(available_zones) or 'none'})",
+            f"asks for {zones} zones but the region offers {len(available_zones)} "
+            f"({', '.join(available_zones) or 'none'})",
         )
     subnet_prefix = spec.get("subnet_prefix", 24)
     if isinstance(subnet_prefix, bool) or not isinstance(subnet_prefix, int):

@@ -5,6 +5,7 @@
     strata-cloud status  [--port N] [--state-dir DIR]   exit 0 when healthy
     strata-cloud env     [--port N]                     shell exports for the AWS CLI / boto3
     strata-cloud summary [--port N] [--env local]       what the platform created
+    strata-cloud leftovers [--port N] [--env local]     exit 1 if anything tagged remains
 
 The server binds 127.0.0.1 only; its pid and log live under the state folder
 (default: .state/cloud in the project).
@@ -31,7 +32,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_DIR = PROJECT_ROOT / ".state" / "cloud"
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - the embedded cloud's dummy key, not a secret
+    "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_EC2_METADATA_DISABLED": "true",
 }
 
@@ -43,8 +44,8 @@ def endpoint_url(port: int) -> str:
 def is_healthy(port: int, timeout: float = 1.0) -> bool:
     """True when a moto server answers its own API on the port."""
     try:
-        with urllib.request.urlopen(f"{endpoint_url(port)}/moto-api/data.json", timeout=timeout) as resp:  # noqa: S310
-            return bool(resp.status == 200)
+        with urllib.request.urlopen(f"{endpoint_url(port)}/moto-api/config", timeout=timeout) as resp:  # noqa: S310
+            return bool(200 <= resp.status < 300)
     except (urllib.error.URLError, OSError):
         return False
 
@@ -80,7 +81,12 @@ def start(port: int, state_dir: Path, wait_seconds: float = 30.0) -> str:
     env = {**os.environ, **DUMMY_CREDENTIALS}
     with (state_dir / "moto.log").open("ab") as log:
         proc = subprocess.Popen(  # noqa: S603 - fixed command line
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
         )
     pid_file.write_text(f"{proc.pid}\n")
     (state_dir / "moto.port").write_text(f"{port}\n")
@@ -139,8 +145,10 @@ def _port_from_env() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="strata-cloud", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("action", choices=["start", "stop", "status", "env", "summary"])
+    parser = argparse.ArgumentParser(
+        prog="strata-cloud", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("action", choices=["start", "stop", "status", "env", "summary", "leftovers"])
     parser.add_argument("--port", type=int, default=_port_from_env())
     parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("STRATA_CLOUD_STATE", DEFAULT_STATE_DIR)))
     parser.add_argument("--env", default="local", help="environment whose resources `summary` lists")
@@ -159,12 +167,18 @@ def main(argv: list[str] | None = None) -> int:
     elif args.action == "env":
         print(shell_env(args.port))
     else:
-        from strata.summary import collect, render  # boto3 is only needed here
+        from strata import summary  # noqa: PLC0415 - boto3 is only needed here
 
         for key, value in DUMMY_CREDENTIALS.items():
             os.environ.setdefault(key, value)
-        data: dict[str, Any] = collect(endpoint_url(args.port), args.region, args.env)
-        print(json.dumps(data, indent=2) if args.json else render(data, endpoint_url(args.port)))
+        if args.action == "leftovers":
+            remaining = summary.leftovers(endpoint_url(args.port), args.region, args.env)
+            for resource in remaining:
+                print(f"left behind: {resource}")
+            print(f"{len(remaining)} resource(s) tagged managed-by=strata env={args.env} remain")
+            return 1 if remaining else 0
+        data: dict[str, Any] = summary.collect(endpoint_url(args.port), args.region, args.env)
+        print(json.dumps(data, indent=2) if args.json else summary.render(data, endpoint_url(args.port)))
     return 0
 
 

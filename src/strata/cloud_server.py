@@ -26,7 +26,9 @@ from moto.server import main as moto_main
 FIDELITY_FIXES = {"nat": "natgateway"}
 
 
-def _answer_return_true(action: Callable[[SecurityGroups], object]) -> Callable[[SecurityGroups], ActionResult]:
+def _answer_return_true(
+    action: Callable[[SecurityGroups], object],
+) -> Callable[[SecurityGroups], ActionResult]:
     @functools.wraps(action)
     def wrapper(self: SecurityGroups) -> ActionResult:
         action(self)
@@ -37,7 +39,10 @@ def _answer_return_true(action: Callable[[SecurityGroups], object]) -> Callable[
 
 def apply_fidelity_fixes() -> None:
     ec2_utils.EC2_PREFIX_TO_RESOURCE.update(FIDELITY_FIXES)
-    for name in ("update_security_group_rule_descriptions_ingress", "update_security_group_rule_descriptions_egress"):
+    for name in (
+        "update_security_group_rule_descriptions_ingress",
+        "update_security_group_rule_descriptions_egress",
+    ):
         setattr(SecurityGroups, name, _answer_return_true(getattr(SecurityGroups, name)))
 
 

@@ -29,6 +29,8 @@ def nacl_rules(
 ) -> dict[str, dict[str, list[Rule]]]:
     """Ingress and egress rules for the `database` and `admin` tiers of an address plan."""
     tiers = plan["tiers"]
+    if len(database_client_tiers) > 9:
+        raise ValueError("network_database_client_tiers lists more than 9 tiers; rules 100-180 hold 9")
     unknown = [t for t in database_client_tiers if t not in tiers]
     if unknown:
         raise ValueError(f"network_database_client_tiers names unknown tier(s) {unknown}; tiers: {sorted(tiers)}")
@@ -39,13 +41,16 @@ def nacl_rules(
     return {
         "database": {
             "ingress": [
-                # 100-190: the database port, from each client tier only.
+                # 100-180: the database port, from each client tier only.
                 *(_allow_tcp(100 + 10 * i, cidr, port) for i, cidr in enumerate(clients)),
+                # 190: the database port from anywhere else is denied before rule 200,
+                # whose ephemeral range (1024-65535) would otherwise let it in.
+                [190, "tcp", "deny", ANYWHERE, None, None, database_port, database_port],
                 # 200: replies to connections the tier opens itself (HTTPS below).
                 _allow_tcp(200, ANYWHERE, EPHEMERAL),
             ],
             "egress": [
-                # 100-190: replies to the database clients.
+                # 100-180: replies to the database clients.
                 *(_allow_tcp(100 + 10 * i, cidr, EPHEMERAL) for i, cidr in enumerate(clients)),
                 # 200: HTTPS to AWS APIs (through VPC endpoints or the zone's NAT gateway).
                 _allow_tcp(200, ANYWHERE, (443, 443)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections import defaultdict
 from typing import Any
 
@@ -42,7 +43,11 @@ def collect(endpoint: str | None, region: str, env: str) -> dict[str, Any]:
             {
                 "id": v["VpcId"],
                 "name": _tags(v).get("Name", ""),
-                "cidr_blocks": [a["CidrBlock"] for a in v.get("CidrBlockAssociationSet", [])],
+                "primary_cidr": v["CidrBlock"],
+                "secondary_cidrs": sorted(
+                    (a["CidrBlock"] for a in v.get("CidrBlockAssociationSet", []) if a["CidrBlock"] != v["CidrBlock"]),
+                    key=lambda cidr: ipaddress.ip_network(cidr),
+                ),
             }
             for v in vpcs
         ],
@@ -59,9 +64,7 @@ def collect(endpoint: str | None, region: str, env: str) -> dict[str, Any]:
             ),
             key=lambda s: (s["tier"], s["zone"]),
         ),
-        "nat_gateways": [
-            {"id": n["NatGatewayId"], "subnet": n["SubnetId"], "public_ip": _public_ip(n)} for n in nats
-        ],
+        "nat_gateways": [{"id": n["NatGatewayId"], "subnet": n["SubnetId"], "public_ip": _public_ip(n)} for n in nats],
         "route_tables": [{"id": r["RouteTableId"], "name": _tags(r).get("Name", "(main)")} for r in route_tables],
         "network_acls": [
             {"id": a["NetworkAclId"], "name": _tags(a).get("Name", "(default)"), "entries": len(a["Entries"])}
@@ -82,7 +85,8 @@ def render(data: dict[str, Any], endpoint: str | None) -> str:
     if not data["vpcs"]:
         lines.append("  no VPC managed by strata in this environment")
     for vpc in data["vpcs"]:
-        lines.append(f"  VPC {vpc['id']} {vpc['name']}: {', '.join(vpc['cidr_blocks'])}")
+        secondary = ", ".join(vpc["secondary_cidrs"]) or "none"
+        lines.append(f"  VPC {vpc['id']} {vpc['name']}: primary {vpc['primary_cidr']}, secondary {secondary}")
     by_tier: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for subnet in data["subnets"]:
         by_tier[subnet["tier"]].append(subnet)
@@ -105,3 +109,47 @@ def render(data: dict[str, Any], endpoint: str | None) -> str:
             "   `.venv/bin/strata-cloud env` prints the exports)",
         ]
     return "\n".join(lines)
+
+
+# EC2 resource kinds the platform creates: (describe call, result key, id key).
+_EC2_KINDS = (
+    ("describe_vpcs", "Vpcs", "VpcId"),
+    ("describe_subnets", "Subnets", "SubnetId"),
+    ("describe_route_tables", "RouteTables", "RouteTableId"),
+    ("describe_internet_gateways", "InternetGateways", "InternetGatewayId"),
+    ("describe_nat_gateways", "NatGateways", "NatGatewayId"),
+    ("describe_network_acls", "NetworkAcls", "NetworkAclId"),
+    ("describe_security_groups", "SecurityGroups", "GroupId"),
+    ("describe_vpc_endpoints", "VpcEndpoints", "VpcEndpointId"),
+    ("describe_addresses", "Addresses", "AllocationId"),
+)
+_GONE_STATES = {"deleted", "deleting"}
+
+
+def leftovers(endpoint: str | None, region: str, env: str) -> list[str]:
+    """Ids/ARNs of live resources still tagged managed-by=strata and env=`env`.
+
+    EC2 kinds are listed by their own describe calls (DescribeTags would also report
+    resources already deleted); other services through the Resource Groups Tagging API.
+    NAT gateways and endpoints in state deleted/deleting are history, not resources.
+    """
+    ec2 = boto3.client("ec2", region_name=region, endpoint_url=endpoint)
+    owned = [{"Name": "tag:managed-by", "Values": [PROJECT]}, {"Name": "tag:env", "Values": [env]}]
+    found: set[str] = set()
+    for call, key, id_key in _EC2_KINDS:
+        items = (
+            ec2.describe_addresses(Filters=owned)[key]
+            if call == "describe_addresses"
+            else [item for page in ec2.get_paginator(call).paginate(Filters=owned) for item in page[key]]
+        )
+        found.update(item[id_key] for item in items if str(item.get("State", "")).lower() not in _GONE_STATES)
+    tagging = boto3.client("resourcegroupstaggingapi", region_name=region, endpoint_url=endpoint)
+    for page in tagging.get_paginator("get_resources").paginate(
+        TagFilters=[{"Key": "managed-by", "Values": [PROJECT]}, {"Key": "env", "Values": [env]}]
+    ):
+        found.update(
+            item["ResourceARN"]
+            for item in page["ResourceTagMappingList"]
+            if not item["ResourceARN"].startswith("arn:aws:ec2:")
+        )
+    return sorted(found)

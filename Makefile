@@ -1,0 +1,81 @@
+# strata: the two commands of the contract are `make up` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ENV ?= local
+export STRATA_CLOUD_PORT ?= 5055
+# Never let an SDK probe the instance-metadata address from this machine.
+export AWS_EC2_METADATA_DISABLED := true
+export ANSIBLE_FORCE_COLOR ?= false
+
+# The virtualenv is rebuilt only when its inputs change (the stamp is keyed by their hash).
+VENV_KEY := $(shell cat pyproject.toml requirements/constraints.txt | sha256sum | cut -c1-16)
+VENV_STAMP := $(VENV)/.strata-$(VENV_KEY)
+# pip's download/wheel cache lives outside the clone so that fresh clones reuse it.
+export PIP_CACHE_DIR ?= $(HOME)/.cache/strata/pip
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(VENV_STAMP): pyproject.toml requirements/constraints.txt
+	scripts/bootstrap-host.sh
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c requirements/constraints.txt -e '.[dev]'
+	touch $@
+
+.PHONY: venv
+venv: $(VENV_STAMP) ## Create the virtualenv (.venv) with the pinned toolchain
+
+.PHONY: cloud-start
+cloud-start: venv ## Start the embedded cloud (moto server on 127.0.0.1:$STRATA_CLOUD_PORT)
+	$(BIN)/strata-cloud start
+
+.PHONY: cloud-stop
+cloud-stop: venv ## Stop the embedded cloud
+	$(BIN)/strata-cloud stop
+
+.PHONY: up
+up: cloud-start ## Set up and converge env=local in the embedded cloud, then print what exists
+	$(BIN)/ansible-playbook site.yml -e env=local
+	$(BIN)/strata-cloud summary --env local
+
+.PHONY: destroy
+destroy: venv ## Destroy env=local's resources (the embedded cloud keeps running)
+	if $(BIN)/strata-cloud status >/dev/null; then \
+	  $(BIN)/ansible-playbook playbooks/destroy.yml -e env=local; \
+	  $(BIN)/strata-cloud leftovers --env local; \
+	else echo "embedded cloud not running: nothing to destroy"; fi
+
+.PHONY: down
+down: destroy ## Destroy everything of env=local and stop the embedded cloud
+	$(BIN)/strata-cloud stop
+
+.PHONY: lint
+lint: venv ## ruff, mypy, yamllint, ansible-lint (production profile)
+	$(BIN)/ruff check src plugins tests
+	$(BIN)/ruff format --check src plugins tests
+	$(BIN)/mypy
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint
+
+.PHONY: unit
+unit: venv ## Unit and property-based tests
+	$(BIN)/pytest tests/unit
+
+.PHONY: integration
+integration: venv ## Playbooks against a private embedded cloud (started and stopped by the tests)
+	$(BIN)/pytest tests/integration
+
+.PHONY: molecule
+molecule: venv ## Molecule scenarios (delegated driver against a private embedded cloud)
+	$(BIN)/pytest tests/molecule
+
+.PHONY: test
+test: venv lint unit integration molecule ## Set up and run the whole suite (what CI runs)

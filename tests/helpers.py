@@ -1,0 +1,95 @@
+"""Shared helpers: the project root, environments, playbook runs, a private embedded cloud."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+
+from strata import cloud
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = ROOT / ".venv" / "bin"
+REGION = "eu-west-3"
+RECAP = re.compile(r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
+
+# No test may ever reach a real AWS endpoint or the instance-metadata address.
+os.environ.update(cloud.DUMMY_CREDENTIALS)
+os.environ.pop("AWS_PROFILE", None)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def venv_env(**extra: str) -> dict[str, str]:
+    """The environment of a user who only activated .venv (plus `extra`)."""
+    env = {
+        "PATH": f"{VENV_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": os.environ.get("HOME", "/root"),
+        "VIRTUAL_ENV": str(ROOT / ".venv"),
+        "LANG": "C.UTF-8",
+        "ANSIBLE_FORCE_COLOR": "false",
+        "ANSIBLE_NOCOLOR": "true",
+    }
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Run:
+    returncode: int
+    output: str
+
+    @property
+    def recap(self) -> dict[str, int]:
+        match = RECAP.search(self.output)
+        assert match, f"no play recap in output:\n{self.output[-3000:]}"
+        ok, changed, unreachable, failed = map(int, match.groups())
+        return {"ok": ok, "changed": changed, "unreachable": unreachable, "failed": failed}
+
+
+def run(argv: list[str], env: dict[str, str], timeout: int = 900) -> Run:
+    proc = subprocess.run(
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return Run(proc.returncode, proc.stdout)
+
+
+@dataclass
+class Cloud:
+    port: int
+    endpoint: str
+
+    def client(self, service: str):  # type: ignore[no-untyped-def]
+        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint)
+
+    def playbook(self, *args: str, extra_env: dict[str, str] | None = None) -> Run:
+        env = venv_env(STRATA_CLOUD_PORT=str(self.port), **(extra_env or {}))
+        return run([str(VENV_BIN / "ansible-playbook"), *args], env)

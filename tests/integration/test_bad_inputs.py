@@ -1,0 +1,115 @@
+"""Bad input fails at once with a message that names the variable and the fix, and
+nothing is created in the embedded cloud."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.helpers import ROOT, Cloud
+
+pytestmark = pytest.mark.integration
+
+SEED = yaml.safe_load((ROOT / "inventories/local/group_vars/all/network.yml").read_text())["network_address_plan"]
+
+
+def plan_with(**changes: Any) -> dict[str, Any]:
+    plan = copy.deepcopy(SEED)
+    plan.update(changes)
+    return plan
+
+
+def overlapping_tiers() -> dict[str, Any]:
+    plan = copy.deepcopy(SEED)
+    plan["tiers"]["app"] = {"cidr": "10.6.0.0/21"}
+    return plan
+
+
+CASES = {
+    "overlapping tiers": (
+        {"network_address_plan": overlapping_tiers()},
+        "network_address_plan.tiers.public.cidr: 10.6.0.0/22 overlaps network_address_plan.tiers.app.cidr",
+    ),
+    "the /13 as a single block": (
+        {"network_address_plan": plan_with(vpc_cidr_blocks=["10.0.0.0/13"])},
+        "network_address_plan.vpc_cidr_blocks[0]: 10.0.0.0/13 cannot be a single VPC CIDR block",
+    ),
+    "more zones than the region has": (
+        {
+            "network_address_plan": {
+                **plan_with(zones=4),
+                "tiers": {t: {"cidr": v["cidr"]} for t, v in SEED["tiers"].items()},
+            }
+        },
+        "network_address_plan.zones: asks for 4 zones but the region offers 3",
+    ),
+    "unknown env": ({"env": "qa"}, "Unknown environment env=qa. Known environments: local, production, staging"),
+    "missing region": ({"aws_region": ""}, "aws_region is not set for env=local"),
+    "non-loopback endpoint for env=local": (
+        {"aws_endpoint_url": "http://10.20.30.40:5055"},
+        "aws_endpoint_url=http://10.20.30.40:5055 is not a loopback address",
+    ),
+    "bastion open to the world": (
+        {"network_bastion_allowed_cidrs": ["0.0.0.0/0"]},
+        "network_bastion_allowed_cidrs=['0.0.0.0/0'] must list the ranges allowed to SSH",
+    ),
+}
+
+
+def vpc_ids(cloud: Cloud) -> list[str]:
+    return [v["VpcId"] for v in cloud.client("ec2").describe_vpcs()["Vpcs"]]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_fails_early_and_creates_nothing(private_cloud: Cloud, tmp_path: Path, case: str) -> None:
+    overrides, message = CASES[case]
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps({"env": "local", **overrides}))
+    before = vpc_ids(private_cloud)
+
+    result = private_cloud.playbook("site.yml", "-e", f"@{extra}")
+
+    assert result.returncode != 0
+    assert message in " ".join(result.output.split()), result.output[-3000:]
+    assert vpc_ids(private_cloud) == before
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_real_environments_refuse_the_embedded_cloud(private_cloud: Cloud, env: str) -> None:
+    result = private_cloud.playbook("site.yml", "-e", f"env={env}", "-e", f"aws_endpoint_url={private_cloud.endpoint}")
+    assert result.returncode != 0
+    assert f"only env=local may use a custom endpoint. Remove aws_endpoint_url from inventories/{env}" in " ".join(
+        result.output.split()
+    )
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_real_environments_refuse_an_ambient_endpoint(private_cloud: Cloud, env: str) -> None:
+    result = private_cloud.playbook(
+        "site.yml", "-e", f"env={env}", extra_env={"AWS_ENDPOINT_URL": private_cloud.endpoint}
+    )
+    assert result.returncode != 0
+    assert "Unset AWS_ENDPOINT_URL before running against AWS" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_real_environments_parse_and_list_their_tasks(env: str, private_cloud: Cloud) -> None:
+    """staging/production are checked offline only: syntax and the task list, never a call to AWS."""
+    for flag in ("--syntax-check", "--list-tasks"):
+        result = private_cloud.playbook("site.yml", "-e", f"env={env}", flag)
+        assert result.returncode == 0, result.output[-3000:]
+    assert "network : Ensure the VPC and its CIDR blocks" in result.output
+
+
+def test_check_mode_on_an_empty_cloud_creates_nothing(private_cloud: Cloud) -> None:
+    before = vpc_ids(private_cloud)
+    result = private_cloud.playbook("site.yml", "-e", "env=local", "--check")
+    assert result.returncode == 0, result.output[-3000:]
+    assert "Check mode: the VPC strata-local would be created" in result.output
+    assert result.recap["changed"] == 1  # the VPC; its dependents cannot be evaluated yet
+    assert vpc_ids(private_cloud) == before

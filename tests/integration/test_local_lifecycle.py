@@ -1,0 +1,238 @@
+"""The contract, end to end: `make up`, a second run and check mode with nothing changed,
+the topology read back from the embedded cloud, then `make destroy` / `make down` leaving
+nothing behind. The tests of this module run in order and share one embedded cloud.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from strata import cloud
+from tests.helpers import REGION, ROOT, Run, free_port, port_is_free, run, venv_env
+
+pytestmark = pytest.mark.integration
+
+TIERS = {"public": "10.6", "app": "10.4", "database": "10.2", "admin": "10.0"}
+ZONES = ["eu-west-3a", "eu-west-3b", "eu-west-3c"]
+
+
+class Lab:
+    def __init__(self, port: int, state: Path) -> None:
+        self.port = port
+        self.state = state
+        self.endpoint = cloud.endpoint_url(port)
+        # On the default port, the second run below needs no variable at all; on another
+        # port (a developer's own `make up` holds 5055), only STRATA_CLOUD_PORT is set.
+        self.extra = {} if port == cloud.DEFAULT_PORT else {"STRATA_CLOUD_PORT": str(port)}
+        self.ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=self.endpoint)
+
+    def make(self, target: str) -> Run:
+        return run(["make", target], venv_env(STRATA_CLOUD_PORT=str(self.port), STRATA_CLOUD_STATE=str(self.state)))
+
+    def playbook(self, *args: str) -> Run:
+        return run([str(ROOT / ".venv/bin/ansible-playbook"), *args], venv_env(**self.extra))
+
+    def owned(self, call: str, key: str, **filters: Any) -> list[dict[str, Any]]:
+        wanted = [{"Name": "tag:managed-by", "Values": ["strata"]}, {"Name": "tag:env", "Values": ["local"]}]
+        wanted += [{"Name": k.replace("_", "-"), "Values": v} for k, v in filters.items()]
+        return list(getattr(self.ec2, call)(Filters=wanted)[key])
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    port = cloud.DEFAULT_PORT if port_is_free(cloud.DEFAULT_PORT) else free_port()
+    lab = Lab(port, tmp_path_factory.mktemp("cloud"))
+    up = lab.make("up")
+    assert up.returncode == 0, up.output[-4000:]
+    lab.up_output = up.output  # type: ignore[attr-defined]
+    try:
+        yield lab
+    finally:
+        cloud.stop(lab.state)
+
+
+def tags(resource: dict[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+
+
+def test_make_up_prints_the_topology_and_the_endpoint(lab: Lab) -> None:
+    out: str = lab.up_output  # type: ignore[attr-defined]
+    assert f"Embedded cloud endpoint: {lab.endpoint}" in out
+    assert "strata-local: primary 10.0.0.0/22, secondary 10.2.0.0/22, 10.4.0.0/22, 10.6.0.0/22" in out
+    assert "subnets app      eu-west-3a 10.4.1.0/24, eu-west-3b 10.4.2.0/24, eu-west-3c 10.4.3.0/24" in out
+    assert out.count("NAT gateway nat-") == 3
+
+
+def test_vpc_blocks_dns_and_tags(lab: Lab) -> None:
+    (vpc,) = lab.owned("describe_vpcs", "Vpcs")
+    assert vpc["CidrBlock"] == "10.0.0.0/22"
+    blocks = sorted(
+        a["CidrBlock"] for a in vpc["CidrBlockAssociationSet"] if a["CidrBlockState"]["State"] == "associated"
+    )
+    assert blocks == ["10.0.0.0/22", "10.2.0.0/22", "10.4.0.0/22", "10.6.0.0/22"]
+    for attribute in ("enableDnsSupport", "enableDnsHostnames"):
+        key = attribute[0].upper() + attribute[1:]
+        assert lab.ec2.describe_vpc_attribute(VpcId=vpc["VpcId"], Attribute=attribute)[key]["Value"] is True
+    assert tags(vpc) == {"Name": "strata-local", "managed-by": "strata", "env": "local", "project": "strata"}
+
+
+def test_subnets_per_tier_and_zone(lab: Lab) -> None:
+    subnets = lab.owned("describe_subnets", "Subnets")
+    assert len(subnets) == 12
+    seen = {(tags(s)["tier"], s["AvailabilityZone"]): s for s in subnets}
+    for tier, prefix in TIERS.items():
+        for index, zone in enumerate(ZONES, start=1):
+            subnet = seen[(tier, zone)]
+            assert subnet["CidrBlock"] == f"{prefix}.{index}.0/24"
+            assert tags(subnet)["zone"] == zone
+            assert tags(subnet)["Name"] == f"strata-local-{tier}-{zone[-1]}"
+            assert subnet["MapPublicIpOnLaunch"] is False
+            assert (tags(subnet).get("kubernetes.io/role/elb") == "1") is (tier == "public")
+            assert (tags(subnet).get("kubernetes.io/role/internal-elb") == "1") is (tier == "app")
+
+
+def test_one_nat_gateway_with_a_tagged_eip_per_public_subnet(lab: Lab) -> None:
+    public = {
+        s["SubnetId"]: s["AvailabilityZone"] for s in lab.owned("describe_subnets", "Subnets", tag_tier=["public"])
+    }
+    nats = lab.owned("describe_nat_gateways", "NatGateways", state=["available"])
+    assert sorted(public[n["SubnetId"]] for n in nats) == ZONES
+    allocations = {a["AllocationId"] for n in nats for a in n["NatGatewayAddresses"]}
+    eips = lab.owned("describe_addresses", "Addresses")
+    assert {e["AllocationId"] for e in eips} == allocations and len(allocations) == 3
+
+
+def test_routes_per_zone(lab: Lab) -> None:
+    subnets = {s["SubnetId"]: s for s in lab.owned("describe_subnets", "Subnets")}
+    nat_zone = {
+        n["NatGatewayId"]: subnets[n["SubnetId"]]["AvailabilityZone"]
+        for n in lab.owned("describe_nat_gateways", "NatGateways", state=["available"])
+    }
+    (igw,) = lab.owned("describe_internet_gateways", "InternetGateways")
+    tables = lab.owned("describe_route_tables", "RouteTables")
+    assert len(tables) == 10  # one public + one per private tier and zone
+    routed = Counter()
+    for table in tables:
+        default = [r for r in table["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+        assert len(default) == 1, table
+        for assoc in table["Associations"]:
+            if assoc.get("Main"):
+                continue
+            subnet = subnets[assoc["SubnetId"]]
+            tier = tags(subnet)["tier"]
+            routed[tier] += 1
+            if tier == "public":
+                assert default[0]["GatewayId"] == igw["InternetGatewayId"]
+            else:
+                assert nat_zone[default[0]["NatGatewayId"]] == subnet["AvailabilityZone"]
+    assert routed == {"public": 3, "app": 3, "database": 3, "admin": 3}
+
+
+def test_network_acls_of_database_and_admin(lab: Lab) -> None:
+    acls = {tags(a)["tier"]: a for a in lab.owned("describe_network_acls", "NetworkAcls")}
+    assert set(acls) == {"database", "admin"}
+    subnets = {s["SubnetId"]: tags(s)["tier"] for s in lab.owned("describe_subnets", "Subnets")}
+    for tier, acl in acls.items():
+        assert sorted(subnets[a["SubnetId"]] for a in acl["Associations"]) == [tier] * 3
+
+    def entries(tier: str, egress: bool) -> dict[int, tuple[str, str, int, int]]:
+        return {
+            e["RuleNumber"]: (e["RuleAction"], e["CidrBlock"], e["PortRange"]["From"], e["PortRange"]["To"])
+            for e in acls[tier]["Entries"]
+            if e["Egress"] is egress and e["RuleNumber"] < 32767
+        }
+
+    assert entries("database", egress=False) == {
+        100: ("allow", "10.4.0.0/22", 5432, 5432),
+        190: ("deny", "0.0.0.0/0", 5432, 5432),
+        200: ("allow", "0.0.0.0/0", 1024, 65535),
+    }
+    assert entries("database", egress=True)[100] == ("allow", "10.4.0.0/22", 1024, 65535)
+    assert entries("admin", egress=False) == {
+        100: ("allow", "10.6.0.0/22", 22, 22),
+        200: ("allow", "0.0.0.0/0", 1024, 65535),
+    }
+
+
+def test_security_groups_least_privilege(lab: Lab) -> None:
+    groups = {g["GroupName"]: g for g in lab.owned("describe_security_groups", "SecurityGroups")}
+    assert set(groups) == {f"strata-local-{n}" for n in ("bastion", "app", "database", "endpoints")}
+    bastion, app, database = (groups[f"strata-local-{n}"] for n in ("bastion", "app", "database"))
+
+    (ssh,) = bastion["IpPermissions"]
+    assert (ssh["IpProtocol"], ssh["FromPort"], ssh["ToPort"]) == ("tcp", 22, 22)
+    assert [r["CidrIp"] for r in ssh["IpRanges"]] == ["192.0.2.0/24"]
+
+    (db,) = database["IpPermissions"]
+    assert (db["IpProtocol"], db["FromPort"], db["ToPort"]) == ("tcp", 5432, 5432)
+    assert db["IpRanges"] == []
+    assert [p["GroupId"] for p in db["UserIdGroupPairs"]] == [app["GroupId"]]
+    assert database["IpPermissionsEgress"] == []
+
+    app_ssh = [p for p in app["IpPermissions"] if p.get("FromPort") == 22]
+    assert [g["GroupId"] for p in app_ssh for g in p["UserIdGroupPairs"]] == [bastion["GroupId"]]
+    assert all(not any(r["CidrIp"] == "0.0.0.0/0" for r in p["IpRanges"]) for p in app["IpPermissions"])
+
+
+def test_vpc_endpoints(lab: Lab) -> None:
+    endpoints = {e["ServiceName"]: e for e in lab.owned("describe_vpc_endpoints", "VpcEndpoints")}
+    s3 = endpoints.pop(f"com.amazonaws.{REGION}.s3")
+    assert s3["VpcEndpointType"] == "Gateway"
+    assert len(s3["RouteTableIds"]) == 10
+    assert sorted(endpoints) == [f"com.amazonaws.{REGION}.{s}" for s in ("ecr.api", "ecr.dkr", "logs", "sts")]
+    app_subnets = {s["SubnetId"] for s in lab.owned("describe_subnets", "Subnets", tag_tier=["app"])}
+    for endpoint in endpoints.values():
+        assert endpoint["VpcEndpointType"] == "Interface"
+        assert set(endpoint["SubnetIds"]) == app_subnets
+
+
+def test_every_subnet_is_inside_a_vpc_block(lab: Lab) -> None:
+    (vpc,) = lab.owned("describe_vpcs", "Vpcs")
+    blocks = [ipaddress.ip_network(a["CidrBlock"]) for a in vpc["CidrBlockAssociationSet"]]
+    for subnet in lab.owned("describe_subnets", "Subnets"):
+        assert any(ipaddress.ip_network(subnet["CidrBlock"]).subnet_of(b) for b in blocks)  # type: ignore[arg-type]
+
+
+def test_second_run_with_only_the_venv_changes_nothing(lab: Lab) -> None:
+    second = lab.playbook("site.yml", "-e", "env=local")
+    assert second.returncode == 0, second.output[-4000:]
+    assert second.recap["changed"] == 0, second.output[-4000:]
+
+
+def test_check_mode_on_the_converged_environment_changes_nothing(lab: Lab) -> None:
+    check = lab.playbook("site.yml", "-e", "env=local", "--check")
+    assert check.returncode == 0, check.output[-4000:]
+    assert check.recap["changed"] == 0, check.output[-4000:]
+
+
+def test_destroy_leaves_nothing_tagged_and_down_stops_the_cloud(lab: Lab) -> None:
+    destroy = lab.make("destroy")
+    assert destroy.returncode == 0, destroy.output[-4000:]
+    assert "0 resource(s) tagged managed-by=strata env=local remain" in destroy.output
+    # Read back independently of the project's own leftovers check.
+    for call, key in (
+        ("describe_vpcs", "Vpcs"),
+        ("describe_subnets", "Subnets"),
+        ("describe_route_tables", "RouteTables"),
+        ("describe_internet_gateways", "InternetGateways"),
+        ("describe_network_acls", "NetworkAcls"),
+        ("describe_security_groups", "SecurityGroups"),
+        ("describe_addresses", "Addresses"),
+    ):
+        assert lab.owned(call, key) == [], call
+    assert lab.owned("describe_nat_gateways", "NatGateways", state=["pending", "available"]) == []
+    assert [e for e in lab.owned("describe_vpc_endpoints", "VpcEndpoints") if e["State"] != "deleted"] == []
+    assert [v["VpcId"] for v in lab.ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]] == []
+
+    down = lab.make("down")
+    assert down.returncode == 0, down.output[-4000:]
+    assert "embedded cloud stopped" in down.output
+    assert not cloud.is_healthy(lab.port)
+    assert not (lab.state / "moto.pid").exists()

@@ -1,0 +1,51 @@
+"""The filter plugin as Ansible loads it: errors become AnsibleFilterError with the field named."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+ROOT = Path(__file__).resolve().parents[4]
+
+
+def load_filter_plugin() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("strata_filter", ROOT / "plugins/filter/strata.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def filters() -> dict:  # type: ignore[type-arg]
+    return load_filter_plugin().FilterModule().filters()  # type: ignore[no-any-return]
+
+
+def test_exposes_the_filters(filters: dict) -> None:  # type: ignore[type-arg]
+    assert set(filters) == {"strata_address_plan", "strata_aws_target", "strata_nacl_rules"}
+
+
+def test_address_plan_error_names_the_variable(filters: dict) -> None:  # type: ignore[type-arg]
+    spec = {
+        "envelope": "10.0.0.0/13",
+        "tiers": {"app": {"cidr": "10.4.0.0/22"}},
+        "vpc_cidr_blocks": ["10.0.0.0/13"],
+    }
+    with pytest.raises(AnsibleFilterError, match=r"Invalid address plan: my_plan\.vpc_cidr_blocks\[0\]"):
+        filters["strata_address_plan"](spec, ["a", "b", "c"], var_name="my_plan")
+
+
+def test_target_guard_refuses(filters: dict, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[type-arg]
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with pytest.raises(AnsibleFilterError, match=r"Refusing to run: aws_endpoint_url=http://10\.0\.0\.5"):
+        filters["strata_aws_target"]("local", "http://10.0.0.5:5000")
+    assert filters["strata_aws_target"]("staging", "") == "AWS public endpoints"
+
+
+def test_nacl_rules_error_is_a_filter_error(filters: dict) -> None:  # type: ignore[type-arg]
+    with pytest.raises(AnsibleFilterError, match="unknown tier"):
+        filters["strata_nacl_rules"]({"tiers": {"public": {}, "app": {}}}, 5432, ["web"])
