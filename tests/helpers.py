@@ -6,12 +6,10 @@ import os
 import re
 import socket
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
-import pytest
 
 from strata import cloud
 

@@ -46,7 +46,7 @@ def collect(endpoint: str | None, region: str, env: str) -> dict[str, Any]:
                 "primary_cidr": v["CidrBlock"],
                 "secondary_cidrs": sorted(
                     (a["CidrBlock"] for a in v.get("CidrBlockAssociationSet", []) if a["CidrBlock"] != v["CidrBlock"]),
-                    key=lambda cidr: ipaddress.ip_network(cidr),
+                    key=ipaddress.ip_network,
                 ),
             }
             for v in vpcs
