@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 
 from strata import cloud
 from tests.helpers import REGION, ROOT, Run, free_port, port_is_free, run, venv_env
@@ -41,7 +42,9 @@ class Lab:
 
     def owned(self, call: str, key: str, **filters: Any) -> list[dict[str, Any]]:
         wanted = [{"Name": "tag:managed-by", "Values": ["strata"]}, {"Name": "tag:env", "Values": ["local"]}]
-        wanted += [{"Name": k.replace("_", "-"), "Values": v} for k, v in filters.items()]
+        # tag_tier=... -> tag:tier, vpc_id=... -> vpc-id
+        names = {k: "tag:" + k[4:] if k.startswith("tag_") else k.replace("_", "-") for k in filters}
+        wanted += [{"Name": names[k], "Values": v} for k, v in filters.items()]
         return list(getattr(self.ec2, call)(Filters=wanted)[key])
 
 
@@ -200,10 +203,13 @@ def test_every_subnet_is_inside_a_vpc_block(lab: Lab) -> None:
         assert any(ipaddress.ip_network(subnet["CidrBlock"]).subnet_of(b) for b in blocks)  # type: ignore[arg-type]
 
 
-def test_second_run_with_only_the_venv_changes_nothing(lab: Lab) -> None:
-    second = lab.playbook("site.yml", "-e", "env=local")
+def test_second_run_with_only_the_venv_changes_nothing_and_shows_no_secret(lab: Lab) -> None:
+    secret = yaml.safe_load((ROOT / "inventories/local/group_vars/all/aws.yml").read_text())["aws_secret_key"]
+    second = lab.playbook("site.yml", "-e", "env=local", "-vvv")
     assert second.returncode == 0, second.output[-4000:]
     assert second.recap["changed"] == 0, second.output[-4000:]
+    assert "secret_key: VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in second.output  # the key was passed...
+    assert secret not in second.output  # ...but its value never shown, even at -vvv
 
 
 def test_check_mode_on_the_converged_environment_changes_nothing(lab: Lab) -> None:
@@ -231,8 +237,9 @@ def test_destroy_leaves_nothing_tagged_and_down_stops_the_cloud(lab: Lab) -> Non
     assert [e for e in lab.owned("describe_vpc_endpoints", "VpcEndpoints") if e["State"] != "deleted"] == []
     assert [v["VpcId"] for v in lab.ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]] == []
 
-    down = lab.make("down")
+    down = lab.make("down")  # destroys again (nothing left: no change), then stops the cloud
     assert down.returncode == 0, down.output[-4000:]
+    assert down.recap["changed"] == 0, down.output[-4000:]
     assert "embedded cloud stopped" in down.output
     assert not cloud.is_healthy(lab.port)
     assert not (lab.state / "moto.pid").exists()

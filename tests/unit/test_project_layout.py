@@ -1,0 +1,80 @@
+"""Project invariants: the pins agree with each other, and the layout is wired."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import tomllib
+from pathlib import Path
+
+import ansible_collections
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def installed_collection_version(fqcn: str) -> str:
+    namespace, name = fqcn.split(".")
+    manifest = Path(ansible_collections.__path__[0]) / namespace / name / "MANIFEST.json"
+    return str(json.loads(manifest.read_text())["collection_info"]["version"])
+
+
+def test_requirements_yml_pins_what_the_tests_run() -> None:
+    """Galaxy users must get the collection versions the `ansible` bundle gives the tests."""
+    requirements = yaml.safe_load((ROOT / "requirements.yml").read_text())["collections"]
+    assert requirements, "requirements.yml lists no collection"
+    for entry in requirements:
+        assert entry["version"] == installed_collection_version(entry["name"]), entry["name"]
+
+
+def test_direct_dependencies_are_pinned_and_constrained() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = project["dependencies"] + project["optional-dependencies"]["dev"]
+    constraints = {
+        line.split("==")[0].lower(): line.split("==")[1]
+        for line in (ROOT / "requirements/constraints.txt").read_text().splitlines()
+        if "==" in line
+    }
+    for pin in pins:
+        name, version = pin.split("==")
+        name = name.split("[")[0].lower()
+        assert constraints.get(name) == version, f"{pin} disagrees with requirements/constraints.txt"
+
+
+def test_ansible_cfg_wires_the_plugins() -> None:
+    config = configparser.ConfigParser()
+    config.read(ROOT / "ansible.cfg")
+    defaults = config["defaults"]
+    for key, path in {
+        "library": "plugins/modules",
+        "module_utils": "plugins/module_utils",
+        "filter_plugins": "plugins/filter",
+        "inventory_plugins": "plugins/inventory",
+        "roles_path": "roles",
+    }.items():
+        assert defaults[key] == path
+        assert (ROOT / path).is_dir(), path
+
+
+def test_site_only_imports_playbooks() -> None:
+    for play in yaml.safe_load((ROOT / "site.yml").read_text()):
+        assert set(play) == {"name", "ansible.builtin.import_playbook"}
+        assert play["ansible.builtin.import_playbook"].startswith("playbooks/")
+
+
+def test_every_role_has_argument_specs_and_docs() -> None:
+    roles = sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir())
+    assert roles
+    for role in roles:
+        assert (ROOT / "roles" / role / "meta/argument_specs.yml").is_file(), role
+        assert (ROOT / "docs/roles" / f"{role}.md").is_file(), role
+
+
+def test_every_role_default_is_in_its_argument_specs() -> None:
+    for defaults in (ROOT / "roles").glob("*/defaults/main.yml"):
+        role = defaults.parent.parent
+        specs = yaml.safe_load((role / "meta/argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+        doc = (ROOT / "docs/roles" / f"{role.name}.md").read_text()
+        for variable in yaml.safe_load(defaults.read_text()) or {}:
+            assert variable in specs, f"{role.name}: {variable} has no argument spec"
+            assert f"`{variable}`" in doc, f"{role.name}: {variable} is not in docs/roles/{role.name}.md"
