@@ -70,6 +70,14 @@ def test_every_role_has_argument_specs_and_docs() -> None:
         assert (ROOT / "docs/roles" / f"{role}.md").is_file(), role
 
 
+def test_every_module_has_docs() -> None:
+    for module in (ROOT / "plugins/modules").glob("strata_*.py"):
+        source = module.read_text()
+        for block in ("DOCUMENTATION", "EXAMPLES", "RETURN"):
+            assert f"{block} = r\"\"\"" in source, f"{module.name}: no {block}"
+        assert (ROOT / "docs/modules" / f"{module.stem}.md").is_file(), module.stem
+
+
 def test_every_role_default_is_in_its_argument_specs() -> None:
     for defaults in (ROOT / "roles").glob("*/defaults/main.yml"):
         role = defaults.parent.parent
