@@ -21,7 +21,9 @@ version_added: "0.1.0"
 author: strata maintainers
 options:
   state:
-    description: Whether the flow log should exist.
+    description:
+      - Whether the flow log should exist. With C(absent), the flow log of I(resource_id) with this traffic
+        type and destination is deleted, whatever its other settings.
     type: str
     choices: [present, absent]
     default: present
@@ -48,7 +50,9 @@ options:
     description: CloudWatch Logs group; required when I(log_destination_type=cloud-watch-logs).
     type: str
   deliver_logs_permission_arn:
-    description: IAM role that delivers to CloudWatch Logs; required when I(log_destination_type=cloud-watch-logs).
+    description:
+      - IAM role that delivers to CloudWatch Logs; required when I(log_destination_type=cloud-watch-logs)
+        and I(state=present).
     type: str
   log_destination:
     description: ARN of the S3 bucket (optionally with a prefix); required when I(log_destination_type=s3).
@@ -156,6 +160,14 @@ def wanted_settings(params: Dict[str, Any]) -> Dict[str, Any]:
     return settings
 
 
+def destination_only(settings: Dict[str, Any]) -> Dict[str, Any]:
+    return {
+        k: v
+        for k, v in settings.items()
+        if k in ("TrafficType", "LogDestinationType", "LogGroupName", "LogDestination")
+    }
+
+
 def differences(current: Dict[str, Any], wanted: Dict[str, Any]) -> List[str]:
     return sorted(k for k in IMMUTABLE if wanted.get(k) is not None and current.get(k) != wanted[k])
 
@@ -245,7 +257,9 @@ def run(module: Any, client: Any) -> Dict[str, Any]:
     before = render(existing)
 
     if params["state"] == "absent":
-        if existing and not differences(existing, settings):
+        # Only the destination identifies the flow log to delete; other settings may have
+        # changed since it was created (an operator changing the interval, say).
+        if existing and not differences(existing, destination_only(settings)):
             manager.delete(existing)
             return {"changed": manager.changed, "flow_log": {}, "diff": {"before": before, "after": {}}}
         return {"changed": False, "flow_log": {}, "diff": {"before": before, "after": before}}
@@ -279,11 +293,17 @@ def main() -> None:
         argument_spec=argument_spec,
         supports_check_mode=True,
         required_if=[
-            ("log_destination_type", "cloud-watch-logs", ["log_group_name", "deliver_logs_permission_arn"]),
+            ("log_destination_type", "cloud-watch-logs", ["log_group_name"]),
             ("log_destination_type", "s3", ["log_destination"]),
         ],
         mutually_exclusive=[("log_group_name", "log_destination")],
     )
+    if (
+        module.params["state"] == "present"
+        and module.params["log_destination_type"] == "cloud-watch-logs"
+        and not module.params["deliver_logs_permission_arn"]
+    ):
+        module.fail_json(msg="deliver_logs_permission_arn is required to deliver flow logs to CloudWatch Logs")
     client = module.client("ec2")
     try:
         result = run(module, client)

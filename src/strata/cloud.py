@@ -61,7 +61,13 @@ def _read_pid(pid_file: Path) -> int | None:
         return None
     except PermissionError:
         pass
-    return pid
+    # A stale pid file may name a pid that the system has since given to another program:
+    # never signal anything but our own server.
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return pid if b"strata.cloud_server" in cmdline else None
 
 
 def start(port: int, state_dir: Path, wait_seconds: float = 30.0) -> str:

@@ -122,6 +122,7 @@ _EC2_KINDS = (
     ("describe_security_groups", "SecurityGroups", "GroupId"),
     ("describe_vpc_endpoints", "VpcEndpoints", "VpcEndpointId"),
     ("describe_addresses", "Addresses", "AllocationId"),
+    ("describe_flow_logs", "FlowLogs", "FlowLogId"),
 )
 _GONE_STATES = {"deleted", "deleting"}
 

@@ -196,6 +196,29 @@ def test_vpc_endpoints(lab: Lab) -> None:
         assert set(endpoint["SubnetIds"]) == app_subnets
 
 
+def test_flow_logs_to_a_log_group_through_a_scoped_role(lab: Lab) -> None:
+    (vpc,) = lab.owned("describe_vpcs", "Vpcs")
+    (flow_log,) = lab.ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc["VpcId"]]}])["FlowLogs"]
+    assert (flow_log["TrafficType"], flow_log["LogDestinationType"]) == ("ALL", "cloud-watch-logs")
+    assert flow_log["LogGroupName"] == "/strata-local/vpc-flow-logs"
+    assert flow_log["MaxAggregationInterval"] == 60
+    assert tags(flow_log)["managed-by"] == "strata"
+    logs = boto3.client("logs", region_name=REGION, endpoint_url=lab.endpoint)
+    (group,) = logs.describe_log_groups(logGroupNamePrefix="/strata-local/vpc-flow-logs")["logGroups"]
+    assert group["retentionInDays"] == 30
+    iam = boto3.client("iam", region_name=REGION, endpoint_url=lab.endpoint)
+    role = iam.get_role(RoleName="strata-local-vpc-flow-logs")["Role"]
+    assert flow_log["DeliverLogsPermissionArn"] == role["Arn"]
+    (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    account = role["Arn"].split(":")[4]
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": account}
+    assert statement["Condition"]["ArnLike"] == {"aws:SourceArn": f"arn:aws:ec2:{REGION}:{account}:vpc-flow-log/*"}
+    policy = iam.get_role_policy(RoleName="strata-local-vpc-flow-logs", PolicyName="deliver-to-log-group")
+    write = policy["PolicyDocument"]["Statement"][0]
+    assert write["Resource"][0].endswith(":log-group:/strata-local/vpc-flow-logs")
+
+
 def test_every_subnet_is_inside_a_vpc_block(lab: Lab) -> None:
     (vpc,) = lab.owned("describe_vpcs", "Vpcs")
     blocks = [ipaddress.ip_network(a["CidrBlock"]) for a in vpc["CidrBlockAssociationSet"]]
@@ -236,6 +259,11 @@ def test_destroy_leaves_nothing_tagged_and_down_stops_the_cloud(lab: Lab) -> Non
     assert lab.owned("describe_nat_gateways", "NatGateways", state=["pending", "available"]) == []
     assert [e for e in lab.owned("describe_vpc_endpoints", "VpcEndpoints") if e["State"] != "deleted"] == []
     assert [v["VpcId"] for v in lab.ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]] == []
+    assert lab.ec2.describe_flow_logs()["FlowLogs"] == []
+    iam = boto3.client("iam", region_name=REGION, endpoint_url=lab.endpoint)
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("strata-")] == []
+    logs = boto3.client("logs", region_name=REGION, endpoint_url=lab.endpoint)
+    assert logs.describe_log_groups(logGroupNamePrefix="/strata-local")["logGroups"] == []
 
     down = lab.make("down")  # destroys again (nothing left: no change), then stops the cloud
     assert down.returncode == 0, down.output[-4000:]

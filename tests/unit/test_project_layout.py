@@ -74,7 +74,7 @@ def test_every_module_has_docs() -> None:
     for module in (ROOT / "plugins/modules").glob("strata_*.py"):
         source = module.read_text()
         for block in ("DOCUMENTATION", "EXAMPLES", "RETURN"):
-            assert f"{block} = r\"\"\"" in source, f"{module.name}: no {block}"
+            assert f'{block} = r"""' in source, f"{module.name}: no {block}"
         assert (ROOT / "docs/modules" / f"{module.stem}.md").is_file(), module.stem
 
 

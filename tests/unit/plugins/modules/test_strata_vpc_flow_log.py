@@ -183,6 +183,17 @@ def test_absent_deletes_and_then_does_nothing(ec2: Any) -> None:
     assert run(ec2, state="absent")["changed"] is False
 
 
+def test_absent_ignores_settings_other_than_the_destination(ec2: Any) -> None:
+    ec2.stubber.add_response("describe_flow_logs", {"FlowLogs": [described(interval=600)]}, FIND)
+    ec2.stubber.add_response("delete_flow_logs", {"Unsuccessful": []}, {"FlowLogIds": ["fl-1"]})
+    assert run(ec2, state="absent", deliver_logs_permission_arn=None)["changed"] is True
+
+
+def test_absent_leaves_another_destination_alone(ec2: Any) -> None:
+    ec2.stubber.add_response("describe_flow_logs", {"FlowLogs": [described()]}, FIND)
+    assert run(ec2, state="absent", log_group_name="/another/group")["changed"] is False
+
+
 def test_an_unsuccessful_create_is_an_error(ec2: Any) -> None:
     ec2.stubber.add_response("describe_flow_logs", {"FlowLogs": []}, FIND)
     ec2.stubber.add_response(
