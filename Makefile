@@ -6,7 +6,6 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-ENV ?= local
 export STRATA_CLOUD_PORT ?= 5055
 # Never let an SDK probe the instance-metadata address from this machine.
 export AWS_EC2_METADATA_DISABLED := true

@@ -7,4 +7,3 @@ because they run wherever Ansible ships them.
 """
 
 PROJECT = "strata"
-MANAGED_BY_TAG = {"managed-by": PROJECT}
