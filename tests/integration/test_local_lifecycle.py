@@ -33,6 +33,7 @@ class Lab:
         # port (a developer's own `make up` holds 5055), only STRATA_CLOUD_PORT is set.
         self.extra = {} if port == cloud.DEFAULT_PORT else {"STRATA_CLOUD_PORT": str(port)}
         self.ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=self.endpoint)
+        self.up_output = ""
 
     def make(self, target: str) -> Run:
         return run(["make", target], venv_env(STRATA_CLOUD_PORT=str(self.port), STRATA_CLOUD_STATE=str(self.state)))
@@ -54,7 +55,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     lab = Lab(port, tmp_path_factory.mktemp("cloud"))
     up = lab.make("up")
     assert up.returncode == 0, up.output[-4000:]
-    lab.up_output = up.output  # type: ignore[attr-defined]
+    lab.up_output = up.output
     try:
         yield lab
     finally:
@@ -66,7 +67,7 @@ def tags(resource: dict[str, Any]) -> dict[str, str]:
 
 
 def test_make_up_prints_the_topology_and_the_endpoint(lab: Lab) -> None:
-    out: str = lab.up_output  # type: ignore[attr-defined]
+    out = lab.up_output
     assert f"Embedded cloud endpoint: {lab.endpoint}" in out
     assert "strata-local: primary 10.0.0.0/22, secondary 10.2.0.0/22, 10.4.0.0/22, 10.6.0.0/22" in out
     assert "subnets app      eu-west-3a 10.4.1.0/24, eu-west-3b 10.4.2.0/24, eu-west-3c 10.4.3.0/24" in out

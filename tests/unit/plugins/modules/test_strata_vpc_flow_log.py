@@ -79,6 +79,18 @@ FIND = {
 }
 
 
+CREATE = {
+    "ResourceIds": [VPC],
+    "ResourceType": "VPC",
+    "TrafficType": "ALL",
+    "LogDestinationType": "cloud-watch-logs",
+    "LogGroupName": GROUP,
+    "DeliverLogsPermissionArn": ROLE,
+    "MaxAggregationInterval": 60,
+}
+ANY_CREATE = {**CREATE, "TagSpecifications": ANY}
+
+
 @pytest.fixture
 def ec2() -> Any:
     client = boto3.client("ec2", region_name="eu-west-3", aws_access_key_id="x", aws_secret_access_key="y")  # noqa: S106
@@ -99,13 +111,7 @@ def test_creates_a_missing_flow_log(ec2: Any) -> None:
         "create_flow_logs",
         {"FlowLogIds": ["fl-1"], "Unsuccessful": []},
         {
-            "ResourceIds": [VPC],
-            "ResourceType": "VPC",
-            "TrafficType": "ALL",
-            "LogDestinationType": "cloud-watch-logs",
-            "LogGroupName": GROUP,
-            "DeliverLogsPermissionArn": ROLE,
-            "MaxAggregationInterval": 60,
+            **CREATE,
             "TagSpecifications": [
                 {
                     "ResourceType": "vpc-flow-log",
@@ -149,18 +155,6 @@ def test_changed_settings_replace_the_flow_log(ec2: Any) -> None:
     assert result["changed"] is True
     assert result["diff"]["before"]["max_aggregation_interval"] == 600
     assert result["diff"]["after"]["max_aggregation_interval"] == 60
-
-
-ANY_CREATE = {
-    "ResourceIds": [VPC],
-    "ResourceType": "VPC",
-    "TrafficType": "ALL",
-    "LogDestinationType": "cloud-watch-logs",
-    "LogGroupName": GROUP,
-    "DeliverLogsPermissionArn": ROLE,
-    "MaxAggregationInterval": 60,
-    "TagSpecifications": ANY,
-}
 
 
 def test_check_mode_writes_nothing(ec2: Any) -> None:
