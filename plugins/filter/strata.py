@@ -14,6 +14,7 @@ from ansible.errors import AnsibleFilterError
 try:
     from strata.address_plan import AddressPlanError, build_address_plan
     from strata.guards import TargetError, check_aws_target
+    from strata.kubernetes_nodes import asg_drift, asg_tag, autoscaler_node_template, kubelet_labels, kubelet_taint
     from strata.network_policy import nacl_rules
 except ImportError as exc:  # pragma: no cover - only without the project's virtualenv
     raise AnsibleFilterError(
@@ -48,10 +49,31 @@ def strata_nacl_rules(plan: dict[str, Any], database_port: int = 5432, client_ti
         raise AnsibleFilterError(str(exc)) from None
 
 
+def strata_kubelet_taint(taint: dict[str, Any]) -> str:
+    """A node group taint ({key, value, effect}) as kubelet's --register-with-taints takes it."""
+    try:
+        return kubelet_taint(taint)
+    except (KeyError, ValueError) as exc:
+        raise AnsibleFilterError(f"Invalid taint {taint}: {exc}") from None
+
+
+def strata_autoscaler_node_template(labels: dict[str, Any], taints: list[dict[str, Any]]) -> dict[str, str]:
+    """Auto Scaling group tags announcing a node group's labels and taints to the Cluster Autoscaler."""
+    try:
+        return autoscaler_node_template(labels, taints)
+    except (KeyError, ValueError) as exc:
+        raise AnsibleFilterError(f"Invalid node group labels/taints: {exc}") from None
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "strata_address_plan": strata_address_plan,
             "strata_aws_target": strata_aws_target,
             "strata_nacl_rules": strata_nacl_rules,
+            "strata_kubelet_taint": strata_kubelet_taint,
+            "strata_kubelet_labels": kubelet_labels,
+            "strata_autoscaler_node_template": strata_autoscaler_node_template,
+            "strata_asg_tag": asg_tag,
+            "strata_asg_drift": asg_drift,
         }

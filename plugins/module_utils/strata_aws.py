@@ -8,6 +8,7 @@ plugins/module_utils); Ansible ships it with each module.
 
 from __future__ import absolute_import, annotations, division, print_function
 
+import time
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -47,3 +48,51 @@ def tag_changes(current: Mapping[str, str], wanted: Mapping[str, str], purge: bo
     to_set = {k: str(v) for k, v in wanted.items() if current.get(k) != str(v)}
     to_remove = sorted(k for k in current if k not in wanted and not k.startswith("aws:")) if purge else []
     return to_set, to_remove
+
+
+class WaitTimeout(RuntimeError):
+    """A resource did not reach the wanted state in time."""
+
+
+def wait_until(
+    probe: Callable[[], Any],
+    done: Callable[[Any], bool],
+    *,
+    timeout: float,
+    what: str,
+    delay: float = 10.0,
+    sleep: Optional[Callable[[float], None]] = None,
+    clock: Optional[Callable[[], float]] = None,
+) -> Any:
+    """Call `probe` until `done(result)`; the first probe is immediate, then every `delay`
+    seconds (the embedded cloud is ready at once, AWS takes minutes). Raises WaitTimeout."""
+    now = clock or time.monotonic
+    deadline = now() + timeout
+    while True:
+        result = probe()
+        if done(result):
+            return result
+        if now() + delay > deadline:
+            raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {what}")
+        (sleep or time.sleep)(delay)
+
+
+def is_error(error: Exception, *codes: str) -> bool:
+    """True if `error` is a botocore ClientError with one of `codes`."""
+    response = getattr(error, "response", None) or {}
+    return str(response.get("Error", {}).get("Code")) in codes
+
+
+def sync_dict_tags(
+    client: Any, arn: str, current: Mapping[str, str], wanted: Mapping[str, str], *, purge: bool, check_mode: bool
+) -> bool:
+    """Reconcile the tags of a resource whose API takes tags as a dict keyed by an ARN
+    (EKS: tag_resource / untag_resource). Returns whether anything changed."""
+    to_set, to_remove = tag_changes(current, wanted, purge)
+    if check_mode or not (to_set or to_remove):
+        return bool(to_set or to_remove)
+    if to_set:
+        call(client, "tag_resource", resourceArn=arn, tags=to_set)
+    if to_remove:
+        call(client, "untag_resource", resourceArn=arn, tagKeys=to_remove)
+    return True

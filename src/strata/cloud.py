@@ -84,7 +84,9 @@ def start(port: int, state_dir: Path, wait_seconds: float = 30.0) -> str:
     if pid is not None:
         stop(state_dir)
     command = [sys.executable, "-m", "strata.cloud_server", "-H", HOST, "-p", str(port)]
-    env = {**os.environ, **DUMMY_CREDENTIALS}
+    # AWS's managed policies (AmazonEKSClusterPolicy, ...) exist in every account; moto
+    # loads its copy of the catalog only when asked.
+    env = {**os.environ, **DUMMY_CREDENTIALS, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
     with (state_dir / "moto.log").open("ab") as log:
         proc = subprocess.Popen(  # noqa: S603 - fixed command line
             command,

@@ -123,8 +123,11 @@ _EC2_KINDS = (
     ("describe_vpc_endpoints", "VpcEndpoints", "VpcEndpointId"),
     ("describe_addresses", "Addresses", "AllocationId"),
     ("describe_flow_logs", "FlowLogs", "FlowLogId"),
+    ("describe_launch_templates", "LaunchTemplates", "LaunchTemplateId"),
 )
 _GONE_STATES = {"deleted", "deleting"}
+# Kept on purpose when an environment is destroyed: the database's final snapshot.
+_RETAINED = (":snapshot:", ":cluster-snapshot:")
 
 
 def leftovers(endpoint: str | None, region: str, env: str) -> list[str]:
@@ -152,5 +155,32 @@ def leftovers(endpoint: str | None, region: str, env: str) -> list[str]:
             item["ResourceARN"]
             for item in page["ResourceTagMappingList"]
             if not item["ResourceARN"].startswith("arn:aws:ec2:")
+            and not any(kind in item["ResourceARN"] for kind in _RETAINED)
+            and not _pending_deletion(item["ResourceARN"], region, endpoint)
         )
+    found.update(_live_instances(ec2, owned))
+    autoscaling = boto3.client("autoscaling", region_name=region, endpoint_url=endpoint)
+    for page in autoscaling.get_paginator("describe_auto_scaling_groups").paginate(
+        Filters=[{"Name": "tag:managed-by", "Values": [PROJECT]}, {"Name": "tag:env", "Values": [env]}]
+    ):
+        found.update(g["AutoScalingGroupARN"] for g in page["AutoScalingGroups"])
     return sorted(found)
+
+
+def _live_instances(ec2: Any, owned: list[dict[str, Any]]) -> set[str]:
+    live = {"pending", "running", "stopping", "stopped"}
+    return {
+        instance["InstanceId"]
+        for page in ec2.get_paginator("describe_instances").paginate(Filters=owned)
+        for reservation in page["Reservations"]
+        for instance in reservation["Instances"]
+        if instance["State"]["Name"] in live
+    }
+
+
+def _pending_deletion(arn: str, region: str, endpoint: str | None) -> bool:
+    """A KMS key scheduled for deletion is on its way out (AWS keeps it 7 to 30 days)."""
+    if not arn.startswith("arn:aws:kms:") or ":key/" not in arn:
+        return False
+    kms = boto3.client("kms", region_name=region, endpoint_url=endpoint)
+    return bool(kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "PendingDeletion")

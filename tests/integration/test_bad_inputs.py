@@ -54,6 +54,26 @@ CASES = {
         {"aws_endpoint_url": "http://10.20.30.40:5055"},
         "aws_endpoint_url=http://10.20.30.40:5055 is not a loopback address",
     ),
+    "a node group with min_size > max_size": (
+        {"eks_nodegroups": [{"name": "app", "instance_types": ["m6i.large"], "min_size": 5, "max_size": 2}]},
+        "eks_nodegroups entry app is invalid",
+    ),
+    "a node group without instance types": (
+        {"eks_nodegroups": [{"name": "db", "instance_types": [], "min_size": 1, "max_size": 2}]},
+        "instance_types must list at least one type (got [])",
+    ),
+    "a node group outside the app tier": (
+        {"eks_nodegroups": [{"name": "db", "instance_types": ["r6i.large"], "tier": "database"}]},
+        "tier must be app, the nodes' subnets (got database)",
+    ),
+    "a public API endpoint open to the world": (
+        {"eks_endpoint_public_access": True, "eks_public_access_cidrs": ["0.0.0.0/0"]},
+        "eks_endpoint_public_access=true needs eks_public_access_cidrs, an allow-list without 0.0.0.0/0",
+    ),
+    "a key deletion window outside AWS's range": (
+        {"kms_deletion_window_days": 3},
+        "kms_deletion_window_days=3 must be 7 to 30",
+    ),
     "bastion open to the world": (
         {"network_bastion_allowed_cidrs": ["0.0.0.0/0"]},
         "network_bastion_allowed_cidrs=['0.0.0.0/0'] must list the ranges allowed to SSH",
@@ -111,5 +131,8 @@ def test_check_mode_on_an_empty_cloud_creates_nothing(private_cloud: Cloud) -> N
     result = private_cloud.playbook("site.yml", "-e", "env=local", "--check")
     assert result.returncode == 0, result.output[-3000:]
     assert "Check mode: the VPC strata-local would be created" in result.output
-    assert result.recap["changed"] == 1  # the VPC; its dependents cannot be evaluated yet
+    assert "Check mode: the cluster strata-local would be created once the network and the key exist" in " ".join(
+        result.output.split()
+    )
+    assert result.recap["changed"] == 2  # the VPC and the keys; their dependents cannot be evaluated yet
     assert vpc_ids(private_cloud) == before

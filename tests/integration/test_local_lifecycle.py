@@ -220,6 +220,71 @@ def test_flow_logs_to_a_log_group_through_a_scoped_role(lab: Lab) -> None:
     assert write["Resource"][0].endswith(":log-group:/strata-local/vpc-flow-logs")
 
 
+def test_kms_keys_one_per_purpose_with_rotation(lab: Lab) -> None:
+    kms = boto3.client("kms", region_name=REGION, endpoint_url=lab.endpoint)
+    for purpose in ("eks", "database", "storage", "backup"):
+        key = kms.describe_key(KeyId=f"alias/strata-local-{purpose}")["KeyMetadata"]
+        assert key["KeyState"] == "Enabled" and key["KeyManager"] == "CUSTOMER"
+        assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
+
+
+def test_eks_cluster_private_encrypted_logged_in_the_app_subnets(lab: Lab) -> None:
+    eks = boto3.client("eks", region_name=REGION, endpoint_url=lab.endpoint)
+    cluster = eks.describe_cluster(name="strata-local")["cluster"]
+    assert cluster["status"] == "ACTIVE" and cluster["version"] == "1.31"
+    app_subnets = {s["SubnetId"] for s in lab.owned("describe_subnets", "Subnets", tag_tier=["app"])}
+    vpc = cluster["resourcesVpcConfig"]
+    assert set(vpc["subnetIds"]) == app_subnets and len(app_subnets) == 3
+    assert (vpc["endpointPrivateAccess"], vpc["endpointPublicAccess"]) == (True, False)
+    kms = boto3.client("kms", region_name=REGION, endpoint_url=lab.endpoint)
+    key_arn = kms.describe_key(KeyId="alias/strata-local-eks")["KeyMetadata"]["Arn"]
+    assert cluster["encryptionConfig"] == [{"resources": ["secrets"], "provider": {"keyArn": key_arn}}]
+    enabled = {t for entry in cluster["logging"]["clusterLogging"] if entry["enabled"] for t in entry["types"]}
+    assert enabled == {"api", "audit", "authenticator", "controllerManager", "scheduler"}
+    assert cluster["tags"]["managed-by"] == "strata" and cluster["tags"]["env"] == "local"
+    iam = boto3.client("iam", region_name=REGION, endpoint_url=lab.endpoint)
+    assert cluster["roleArn"] == iam.get_role(RoleName="strata-local-cluster")["Role"]["Arn"]
+    attached = iam.list_attached_role_policies(RoleName="strata-local-cluster")["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["AmazonEKSClusterPolicy"]
+    issuer = cluster["identity"]["oidc"]["issuer"].removeprefix("https://")
+    providers = [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
+    assert any(arn.endswith(f":oidc-provider/{issuer}") for arn in providers)
+    trust = iam.get_role(RoleName="strata-local-ebs-csi")["Role"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert (
+        trust["Condition"]["StringEquals"][f"{issuer}:sub"] == "system:serviceaccount:kube-system:ebs-csi-controller-sa"
+    )
+
+
+def test_node_groups_have_one_instance_per_zone_behind_imdsv2_templates(lab: Lab) -> None:
+    autoscaling = boto3.client("autoscaling", region_name=REGION, endpoint_url=lab.endpoint)
+    app_subnets = {s["SubnetId"] for s in lab.owned("describe_subnets", "Subnets", tag_tier=["app"])}
+    for group in ("app", "db", "logs", "metrics"):
+        (asg,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[f"strata-local-{group}"])[
+            "AutoScalingGroups"
+        ]
+        asg_tags = {t["Key"]: t["Value"] for t in asg["Tags"]}
+        assert asg_tags["kubernetes.io/cluster/strata-local"] == "owned"
+        assert asg_tags["eks:nodegroup-name"] == group
+        assert asg_tags["k8s.io/cluster-autoscaler/node-template/label/strata.io/nodegroup"] == group
+        assert set(asg["VPCZoneIdentifier"].split(",")) == app_subnets
+        instances = lab.ec2.describe_instances(InstanceIds=[i["InstanceId"] for i in asg["Instances"]])
+        placed = sorted(
+            (i["Placement"]["AvailabilityZone"], i["SubnetId"] in app_subnets, tags(i)["role"])
+            for r in instances["Reservations"]
+            for i in r["Instances"]
+        )
+        assert placed == [(zone, True, group) for zone in ZONES]
+        (version,) = lab.ec2.describe_launch_template_versions(
+            LaunchTemplateName=f"strata-local-{group}", Versions=["$Latest"]
+        )["LaunchTemplateVersions"]
+        data = version["LaunchTemplateData"]
+        assert data["MetadataOptions"]["HttpTokens"] == "required"
+        assert data["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
+        assert version["VersionNumber"] == 1  # a second run added no version
+    assert "SKIPPED, not emulated: EKS add-ons" in lab.up_output
+    assert "SKIPPED, not emulated: EKS access entries" in lab.up_output
+
+
 def test_every_subnet_is_inside_a_vpc_block(lab: Lab) -> None:
     (vpc,) = lab.owned("describe_vpcs", "Vpcs")
     blocks = [ipaddress.ip_network(a["CidrBlock"]) for a in vpc["CidrBlockAssociationSet"]]
@@ -265,6 +330,24 @@ def test_destroy_leaves_nothing_tagged_and_down_stops_the_cloud(lab: Lab) -> Non
     assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("strata-")] == []
     logs = boto3.client("logs", region_name=REGION, endpoint_url=lab.endpoint)
     assert logs.describe_log_groups(logGroupNamePrefix="/strata-local")["logGroups"] == []
+    assert logs.describe_log_groups(logGroupNamePrefix="/aws/eks/strata-local")["logGroups"] == []
+    eks = boto3.client("eks", region_name=REGION, endpoint_url=lab.endpoint)
+    assert eks.list_clusters()["clusters"] == []
+    assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
+    autoscaling = boto3.client("autoscaling", region_name=REGION, endpoint_url=lab.endpoint)
+    assert autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"] == []
+    live = [
+        i["InstanceId"]
+        for r in lab.ec2.describe_instances()["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] != "terminated"
+    ]
+    assert live == []
+    assert lab.ec2.describe_launch_templates()["LaunchTemplates"] == []
+    kms = boto3.client("kms", region_name=REGION, endpoint_url=lab.endpoint)
+    keys = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]]
+    # The platform's keys wait out their deletion window; AWS-managed keys (aws/ebs) are AWS's.
+    assert {k["KeyState"] for k in keys if k["KeyManager"] == "CUSTOMER"} == {"PendingDeletion"}
 
     down = lab.make("down")  # destroys again (nothing left: no change), then stops the cloud
     assert down.returncode == 0, down.output[-4000:]

@@ -10,6 +10,8 @@ from pathlib import Path
 import ansible_collections
 import yaml
 
+from strata import moduledoc
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -76,6 +78,16 @@ def test_every_module_has_docs() -> None:
         for block in ("DOCUMENTATION", "EXAMPLES", "RETURN"):
             assert f'{block} = r"""' in source, f"{module.name}: no {block}"
         assert (ROOT / "docs/modules" / f"{module.stem}.md").is_file(), module.stem
+
+
+def test_module_reference_pages_are_generated_from_the_code() -> None:
+    """docs/modules/<name>.md is what `python -m strata.moduledoc` renders today, and every
+    description line is text (a stray `: ` turns a YAML line into a mapping)."""
+    for module in sorted((ROOT / "plugins/modules").glob("strata_*.py")):
+        page = ROOT / "docs/modules" / f"{module.stem}.md"
+        regenerate = f"regenerate {page.name}: python -m strata.moduledoc {module}"
+        assert page.read_text() == moduledoc.render(module), regenerate
+        assert "{'" not in page.read_text(), f"{module.name}: a description line parsed as a mapping"
 
 
 def test_every_role_default_is_in_its_argument_specs() -> None:

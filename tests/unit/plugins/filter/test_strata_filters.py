@@ -26,7 +26,16 @@ def filters() -> dict:  # type: ignore[type-arg]
 
 
 def test_exposes_the_filters(filters: dict) -> None:  # type: ignore[type-arg]
-    assert set(filters) == {"strata_address_plan", "strata_aws_target", "strata_nacl_rules"}
+    assert set(filters) == {
+        "strata_address_plan",
+        "strata_aws_target",
+        "strata_nacl_rules",
+        "strata_kubelet_taint",
+        "strata_kubelet_labels",
+        "strata_autoscaler_node_template",
+        "strata_asg_tag",
+        "strata_asg_drift",
+    }
 
 
 def test_address_plan_error_names_the_variable(filters: dict) -> None:  # type: ignore[type-arg]

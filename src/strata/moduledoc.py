@@ -1,0 +1,86 @@
+"""Render a module's reference page (docs/modules/<name>.md) from its DOCUMENTATION,
+EXAMPLES and RETURN, so that the docs cannot drift from the code:
+
+    python -m strata.moduledoc plugins/modules/strata_eks_cluster.py > docs/modules/strata_eks_cluster.md
+
+A unit test regenerates every page and compares.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml  # type: ignore[import-untyped]
+
+
+def _blocks(path: Path) -> dict[str, str]:
+    tree = ast.parse(path.read_text())
+    found: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            for target in node.targets:
+                if isinstance(target, ast.Name) and target.id in ("DOCUMENTATION", "EXAMPLES", "RETURN"):
+                    found[target.id] = node.value.value
+    return found
+
+
+def _text(value: Any) -> str:
+    lines = value if isinstance(value, list) else [value]
+    return " ".join(str(line).strip() for line in lines).replace("|", "\\|")
+
+
+def _default(option: dict[str, Any]) -> str:
+    if option.get("required"):
+        return "required"
+    if "default" not in option:
+        return ""
+    return f"`{yaml.safe_dump(option['default'], default_flow_style=True).strip().removesuffix('...').strip()}`"
+
+
+def _rows(options: dict[str, Any], prefix: str = "") -> list[str]:
+    rows = []
+    for name, option in options.items():
+        kind = option.get("type", "str") + (f" of {option['elements']}" if option.get("elements") else "")
+        choices = f" Choices: {', '.join(f'`{c}`' for c in option['choices'])}." if option.get("choices") else ""
+        meaning = _text(option.get("description", "")) + choices
+        rows.append(f"| `{prefix}{name}` | {kind} | {_default(option)} | {meaning} |")
+        rows.extend(_rows(option.get("suboptions") or {}, prefix=f"{prefix}{name}."))
+    return rows
+
+
+def render(path: Path) -> str:
+    blocks = _blocks(path)
+    doc = yaml.safe_load(blocks["DOCUMENTATION"])
+    returns = yaml.safe_load(blocks["RETURN"]) or {}
+    out = [
+        f"# Module `{doc['module']}`",
+        "",
+        f"{doc['short_description']}.",
+        "",
+        "<!-- Generated from the module's DOCUMENTATION by `python -m strata.moduledoc`; do not edit. -->",
+        "",
+    ]
+    out += [f"- {_text(line)}" for line in doc.get("description", [])]
+    out += ["", "## Options", "", "| option | type | default | meaning |", "| --- | --- | --- | --- |"]
+    out += _rows(doc.get("options") or {})
+    fragments = doc.get("extends_documentation_fragment") or []
+    if fragments:
+        names = ", ".join(f"`{f}`" for f in fragments)
+        out += ["", f"Common AWS options (region, endpoint, credentials, retries) come from {names}."]
+    out += ["", "## Examples", "", "```yaml", blocks["EXAMPLES"].strip(), "```", "", "## Return values", ""]
+    for name, value in returns.items():
+        meaning = _text(value.get("description", ""))
+        out.append(f"- `{name}` ({value.get('type', '')}, {value.get('returned', '')}): {meaning}")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    for name in argv if argv is not None else sys.argv[1:]:
+        sys.stdout.write(render(Path(name)))
+
+
+if __name__ == "__main__":
+    main()

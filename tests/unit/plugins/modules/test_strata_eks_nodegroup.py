@@ -1,0 +1,171 @@
+"""strata_eks_nodegroup under botocore's Stubber, including the second-run case that makes
+community.aws.eks_nodegroup fail (a description without updateConfig)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.unit.plugins.modules.stubs import FakeModule, load_module, not_found, strata_aws, stubbed
+
+nodegroup_module = load_module("strata_eks_nodegroup")
+
+CLUSTER, NAME = "strata-test", "db"
+ROLE = "arn:aws:iam::123456789012:role/strata-test-node"
+ARN = f"arn:aws:eks:eu-west-3:123456789012:nodegroup/{CLUSTER}/{NAME}/abc"
+SUBNETS = ["subnet-a", "subnet-b", "subnet-c"]
+TAINT = {"key": "strata.io/nodegroup", "value": "db", "effect": "NO_SCHEDULE"}
+KEY = {"clusterName": CLUSTER, "nodegroupName": NAME}
+
+
+def params(**overrides: Any) -> dict[str, Any]:
+    base = {
+        "cluster_name": CLUSTER,
+        "name": NAME,
+        "state": "present",
+        "node_role_arn": ROLE,
+        "subnet_ids": SUBNETS,
+        "instance_types": ["r6i.large"],
+        "min_size": 3,
+        "max_size": 6,
+        "desired_size": None,
+        "labels": {"strata.io/nodegroup": "db"},
+        "taints": [TAINT],
+        "capacity_type": "ON_DEMAND",
+        "ami_type": "AL2023_x86_64_STANDARD",
+        "disk_size": None,
+        "launch_template": {"name": "strata-test-db", "version": "1"},
+        "max_unavailable": 1,
+        "tags": {"managed-by": "strata"},
+        "purge_tags": True,
+        "wait": True,
+        "wait_timeout": 60,
+    }
+    base.update(overrides)
+    return base
+
+
+def described(**changes: Any) -> dict[str, Any]:
+    # As the embedded cloud describes it: no updateConfig key at all.
+    nodegroup = {
+        "nodegroupName": NAME,
+        "nodegroupArn": ARN,
+        "clusterName": CLUSTER,
+        "status": "ACTIVE",
+        "capacityType": "ON_DEMAND",
+        "scalingConfig": {"minSize": 3, "maxSize": 6, "desiredSize": 3},
+        "instanceTypes": ["r6i.large"],
+        "subnets": SUBNETS,
+        "nodeRole": ROLE,
+        "labels": {"strata.io/nodegroup": "db"},
+        "taints": [TAINT],
+        "tags": {"managed-by": "strata"},
+    }
+    nodegroup.update(changes)
+    return nodegroup
+
+
+@pytest.fixture
+def eks() -> Iterator[Any]:
+    with stubbed("eks") as client:
+        yield client
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(strata_aws.time, "sleep", lambda _: None)
+
+
+def run(client: Any, check_mode: bool = False, **overrides: Any) -> dict[str, Any]:
+    return nodegroup_module.run(FakeModule(params(**overrides), check_mode), client)  # type: ignore[no-any-return]
+
+
+def test_creates_with_labels_taints_launch_template_and_waits(eks: Any) -> None:
+    not_found(eks, "describe_nodegroup", KEY)
+    eks.stubber.add_response(
+        "create_nodegroup",
+        {"nodegroup": described(status="CREATING")},
+        {
+            **KEY,
+            "nodeRole": ROLE,
+            "subnets": SUBNETS,
+            "instanceTypes": ["r6i.large"],
+            "scalingConfig": {"minSize": 3, "maxSize": 6, "desiredSize": 3},
+            "labels": {"strata.io/nodegroup": "db"},
+            "taints": [TAINT],
+            "capacityType": "ON_DEMAND",
+            "amiType": "AL2023_x86_64_STANDARD",
+            "updateConfig": {"maxUnavailable": 1},
+            "launchTemplate": {"name": "strata-test-db", "version": "1"},
+            "tags": {"managed-by": "strata"},
+        },
+    )
+    eks.stubber.add_response("describe_nodegroup", {"nodegroup": described()}, KEY)
+    assert run(eks)["changed"] is True
+
+
+def test_second_run_without_update_config_in_the_description_changes_nothing(eks: Any) -> None:
+    eks.stubber.add_response("describe_nodegroup", {"nodegroup": described()}, KEY)
+    result = run(eks)
+    assert result["changed"] is False
+    assert result["nodegroup"]["labels"] == {"strata.io/nodegroup": "db"}
+
+
+def test_labels_taints_and_bounds_are_updated_in_one_call(eks: Any) -> None:
+    eks.stubber.add_response("describe_nodegroup", {"nodegroup": described(labels={"old": "x"})}, KEY)
+    eks.stubber.add_response(
+        "update_nodegroup_config",
+        {"update": {"id": "u1"}},
+        {
+            **KEY,
+            "labels": {"addOrUpdateLabels": {"strata.io/nodegroup": "db"}, "removeLabels": ["old"]},
+            "taints": {"addOrUpdateTaints": [{"key": "dedicated", "value": "db", "effect": "NO_EXECUTE"}]},
+            "scalingConfig": {"minSize": 4, "maxSize": 8, "desiredSize": 4},
+        },
+    )
+    eks.stubber.add_response("describe_nodegroup", {"nodegroup": described()}, KEY)
+    taints = [TAINT, {"key": "dedicated", "value": "db", "effect": "NO_EXECUTE"}]
+    assert run(eks, taints=taints, min_size=4, max_size=8)["changed"] is True
+
+
+def test_the_desired_size_belongs_to_the_autoscaler_inside_the_bounds(eks: Any) -> None:
+    eks.stubber.add_response(
+        "describe_nodegroup",
+        {"nodegroup": described(scalingConfig={"minSize": 3, "maxSize": 6, "desiredSize": 5})},
+        KEY,
+    )
+    assert run(eks, desired_size=3)["changed"] is False
+
+
+def test_an_immutable_change_is_refused_with_the_way_out(eks: Any) -> None:
+    eks.stubber.add_response("describe_nodegroup", {"nodegroup": described()}, KEY)
+    with pytest.raises(nodegroup_module.Refused, match="create a node group with a new name"):
+        run(eks, instance_types=["r6i.xlarge"])
+
+
+def test_check_mode_writes_nothing(eks: Any) -> None:
+    not_found(eks, "describe_nodegroup", KEY)
+    result = run(eks, check_mode=True)
+    assert result["changed"] is True
+    assert result["nodegroup"]["status"] == "CREATING"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"min_size": 5, "max_size": 3}, "min_size=5 is greater than max_size=3"),
+        ({"instance_types": []}, "instance_types of node group db is empty"),
+        ({"desired_size": 9}, "desired_size=9 is outside"),
+    ],
+)
+def test_bad_input_is_named(overrides: dict[str, Any], message: str) -> None:
+    assert message in (nodegroup_module.validate(params(**overrides)) or "")
+
+
+def test_absent_deletes_and_waits(eks: Any) -> None:
+    eks.stubber.add_response("describe_nodegroup", {"nodegroup": described()}, KEY)
+    eks.stubber.add_response("delete_nodegroup", {"nodegroup": described(status="DELETING")}, KEY)
+    not_found(eks, "describe_nodegroup", KEY)
+    assert run(eks, state="absent")["changed"] is True
