@@ -15,8 +15,24 @@ exactly as against a real account. Keep this list short and documented
   them in, so amazon.aws.ec2_launch_template sees a difference and adds a version per run.
 - Auto Scaling groups spread their instances over the subnets of VPCZoneIdentifier (AWS
   balances availability zones); moto launches them all in the first subnet.
-- ScheduleKeyDeletion accepts a key ARN as AWS does (amazon.aws.kms_key passes one); moto
-  fails with a KeyError (HTTP 500) unless given the bare key id.
+- ScheduleKeyDeletion, CancelKeyDeletion, EnableKey and DisableKey accept a key ARN as AWS
+  does (amazon.aws.kms_key passes one); moto fails with a KeyError (HTTP 500) unless given
+  the bare key id.
+- DescribeDBParameterGroups of a group that does not exist fails with
+  DBParameterGroupNotFound as in AWS; moto returns an empty list, and
+  amazon.aws.rds_instance_param_group fails with an IndexError instead of creating it.
+- A gp3 DB instance reports its baseline Iops (3000) and StorageThroughput (125 MiB/s),
+  and an instance with Performance Insights its PerformanceInsights* fields, as AWS does;
+  moto reports none of them, and amazon.aws.rds_instance fails on every run after the first.
+- A new Aurora PostgreSQL cluster parameter group lists its family's parameters with their
+  engine defaults, as in AWS; moto's starts empty, and amazon.aws.rds_cluster_param_group
+  refuses to set a parameter it cannot find. moto has no catalog of the family, so the
+  parameters the platform sets are seeded (AURORA_POSTGRESQL_DEFAULTS, AWS's defaults).
+- An Aurora member instance reports its cluster's DBSubnetGroup, as in AWS; moto reports
+  none, and amazon.aws.rds_instance fails with KeyError 'DBSubnetGroup' on a second run.
+- DescribeBackupVault of a vault that does not exist fails with AccessDeniedException (403),
+  AWS's (odd) answer, which amazon.aws.backup_vault relies on to create the vault; moto
+  answers ResourceNotFoundException and the module fails.
 """
 
 from __future__ import annotations
@@ -24,16 +40,28 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from moto.autoscaling.models import FakeAutoScalingGroup
+from moto.backup.models import BackupBackend
+from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
 from moto.ec2 import utils as ec2_utils
 from moto.ec2.responses.launch_templates import LaunchTemplates
 from moto.ec2.responses.security_groups import SecurityGroups
 from moto.kms.models import KmsBackend
+from moto.rds.exceptions import DBParameterGroupNotFoundError
+from moto.rds.models import DBClusterParameterGroup, DBInstance, DBInstanceClustered, DBParameterGroup, RDSBackend
 from moto.server import main as moto_main
 
 FIDELITY_FIXES = {"nat": "natgateway"}
+# AWS's engine defaults of the aurora-postgresql families for the parameters the platform sets.
+AURORA_POSTGRESQL_DEFAULTS = {
+    "rds.force_ssl": "0",
+    "log_min_duration_statement": "-1",
+    "log_connections": "0",
+    "log_disconnections": "0",
+}
 
 
 def _answer_return_true(
@@ -88,10 +116,81 @@ def _balance_zones(
     return wrapper
 
 
-def _any_key_id(schedule: Callable[[KmsBackend, str, int], float]) -> Callable[[KmsBackend, str, int], float]:
-    @functools.wraps(schedule)
-    def wrapper(self: KmsBackend, key_id: str, pending_window_in_days: int) -> float:
-        return schedule(self, self.any_id_to_key_id(key_id), pending_window_in_days)
+def _any_key_id(action: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(action)
+    def wrapper(self: KmsBackend, key_id: str, *args: Any) -> Any:
+        return action(self, self.any_id_to_key_id(key_id), *args)
+
+    return wrapper
+
+
+def _parameter_group_not_found(
+    describe: Callable[[RDSBackend, dict[str, Any]], list[DBParameterGroup]],
+) -> Callable[[RDSBackend, dict[str, Any]], list[DBParameterGroup]]:
+    @functools.wraps(describe)
+    def wrapper(self: RDSBackend, db_parameter_group_kwargs: dict[str, Any]) -> list[DBParameterGroup]:
+        groups = describe(self, db_parameter_group_kwargs)
+        name = db_parameter_group_kwargs.get("db_parameter_group_name")
+        if name and not groups:
+            raise DBParameterGroupNotFoundError(name)
+        return groups
+
+    return wrapper
+
+
+def _instance_as_aws_reports_it(init: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(init)
+    def wrapper(self: DBInstance, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        # Attributes moto's serializer turns into the response's PerformanceInsights* fields.
+        if kwargs.get("enable_performance_insights"):
+            setattr(self, "performance_insights_enabled", True)  # noqa: B010
+            setattr(self, "performance_insights_kms_key_id", kwargs.get("performance_insights_kms_key_id"))  # noqa: B010
+            retention = kwargs.get("performance_insights_retention_period") or 7
+            setattr(self, "performance_insights_retention_period", retention)  # noqa: B010
+        if self.storage_type == "gp3":
+            setattr(self, "iops", self.iops or 3000)  # noqa: B010
+            self._storage_throughput = self._storage_throughput or 125
+
+    return wrapper
+
+
+def _engine_defaults(init: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(init)
+    def wrapper(self: DBClusterParameterGroup, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        if str(self.db_parameter_group_family).startswith("aurora-postgresql"):
+            for name, value in AURORA_POSTGRESQL_DEFAULTS.items():
+                self.parameters[name].update(
+                    {"ParameterValue": value, "Source": "engine-default", "ApplyType": "dynamic", "IsModifiable": True}
+                )
+
+    return wrapper
+
+
+class _AccessDenied(JsonRESTError):
+    code = 403
+
+    def __init__(self) -> None:
+        super().__init__("AccessDeniedException", "Insufficient privileges to perform this action.")
+
+
+def _missing_vault_is_access_denied(describe: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(describe)
+    def wrapper(self: BackupBackend, backup_vault_name: str) -> Any:
+        if backup_vault_name not in self.vaults:
+            raise _AccessDenied()
+        return describe(self, backup_vault_name)
+
+    return wrapper
+
+
+def _member_subnet_group(init: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(init)
+    def wrapper(self: DBInstanceClustered, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        if self.db_subnet_group_name is None and getattr(self.cluster, "db_subnet_group_name", None):
+            self.db_subnet_group_name = self.cluster.db_subnet_group_name
 
     return wrapper
 
@@ -106,7 +205,17 @@ def apply_fidelity_fixes() -> None:
     FakeAutoScalingGroup.replace_autoscaling_group_instances = _balance_zones(  # type: ignore[method-assign,assignment]
         FakeAutoScalingGroup.replace_autoscaling_group_instances
     )
-    KmsBackend.schedule_key_deletion = _any_key_id(KmsBackend.schedule_key_deletion)  # type: ignore[method-assign,assignment]
+    BackupBackend.describe_backup_vault = _missing_vault_is_access_denied(  # type: ignore[method-assign]
+        BackupBackend.describe_backup_vault
+    )
+    DBClusterParameterGroup.__init__ = _engine_defaults(DBClusterParameterGroup.__init__)  # type: ignore[method-assign]
+    DBInstanceClustered.__init__ = _member_subnet_group(DBInstanceClustered.__init__)  # type: ignore[method-assign]
+    DBInstance.__init__ = _instance_as_aws_reports_it(DBInstance.__init__)  # type: ignore[method-assign]
+    RDSBackend.describe_db_parameter_groups = _parameter_group_not_found(  # type: ignore[method-assign,assignment]
+        RDSBackend.describe_db_parameter_groups
+    )
+    for name in ("schedule_key_deletion", "cancel_key_deletion", "enable_key", "disable_key"):
+        setattr(KmsBackend, name, _any_key_id(getattr(KmsBackend, name)))
     LaunchTemplates.create_launch_template = _template_tags_stay_on_the_template(  # type: ignore[method-assign,assignment]
         LaunchTemplates.create_launch_template
     )

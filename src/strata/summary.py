@@ -72,6 +72,57 @@ def collect(endpoint: str | None, region: str, env: str) -> dict[str, Any]:
         ],
         "security_groups": [{"id": g["GroupId"], "name": g["GroupName"]} for g in groups],
         "vpc_endpoints": [{"id": e["VpcEndpointId"], "service": e["ServiceName"]} for e in endpoints],
+        **collect_estate(endpoint, region, env),
+    }
+
+
+def collect_estate(endpoint: str | None, region: str, env: str) -> dict[str, Any]:
+    """The estate on top of the network: cluster, node groups, bastion, database, services."""
+    name = f"{PROJECT}-{env}"
+
+    def client(service: str) -> Any:
+        return boto3.client(service, region_name=region, endpoint_url=endpoint)
+
+    eks = client("eks")
+    cluster = eks.describe_cluster(name=name)["cluster"] if name in eks.list_clusters()["clusters"] else None
+    ec2 = client("ec2")
+    owned = [{"Name": "tag:managed-by", "Values": [PROJECT]}, {"Name": "tag:env", "Values": [env]}]
+    live = [{"Name": "instance-state-name", "Values": ["pending", "running"]}]
+    instances = [i for r in ec2.describe_instances(Filters=owned + live)["Reservations"] for i in r["Instances"]]
+    nodes: dict[str, list[str]] = defaultdict(list)
+    bastions = []
+    for instance in instances:
+        tags = _tags(instance)
+        if tags.get("role") == "bastion":
+            bastions.append(
+                {
+                    "id": instance["InstanceId"],
+                    "public_ip": instance.get("PublicIpAddress", ""),
+                    "private_ip": instance.get("PrivateIpAddress", ""),
+                }
+            )
+        elif "eks:nodegroup-name" in tags:
+            nodes[tags["eks:nodegroup-name"]].append(instance["Placement"]["AvailabilityZone"])
+    rds = client("rds")
+    databases = [
+        {
+            "id": d["DBInstanceIdentifier"],
+            "engine": d["Engine"],
+            "multi_az": d.get("MultiAZ", False),
+            "endpoint": (d.get("Endpoint") or {}).get("Address", ""),
+        }
+        for d in rds.describe_db_instances()["DBInstances"]
+        if d["DBInstanceIdentifier"] == name or d.get("DBClusterIdentifier") == name
+    ]
+    zones = [z["Name"].rstrip(".") for z in client("route53").list_hosted_zones()["HostedZones"]]
+    return {
+        "cluster": {"name": cluster["name"], "version": cluster["version"], "status": cluster["status"]}
+        if cluster
+        else None,
+        "node_groups": {group: sorted(zones_) for group, zones_ in sorted(nodes.items())},
+        "bastions": bastions,
+        "databases": databases,
+        "private_zones": [z for z in zones if z == f"{env}.{PROJECT}.internal"],
     }
 
 
@@ -99,6 +150,17 @@ def render(data: dict[str, Any], endpoint: str | None) -> str:
     lines.append("  network ACLs: " + ", ".join(f"{a['name']} ({a['entries']} entries)" for a in data["network_acls"]))
     lines.append("  security groups: " + ", ".join(g["name"] for g in data["security_groups"]))
     lines.append("  VPC endpoints: " + (", ".join(e["service"] for e in data["vpc_endpoints"]) or "none"))
+    cluster = data.get("cluster")
+    if cluster:
+        lines.append(f"  EKS cluster {cluster['name']} {cluster['version']} ({cluster['status']})")
+    for group, zones in data.get("node_groups", {}).items():
+        lines.append(f"  node group {group:<8} {len(zones)} instance(s): {', '.join(zones)}")
+    for bastion in data.get("bastions", []):
+        lines.append(f"  bastion {bastion['id']} public {bastion['public_ip']} private {bastion['private_ip']}")
+    for db in data.get("databases", []):
+        lines.append(f"  database {db['id']} {db['engine']} multi-AZ={db['multi_az']} {db['endpoint']}")
+    for zone in data.get("private_zones", []):
+        lines.append(f"  private zone {zone}")
     if endpoint:
         lines += [
             "",

@@ -74,6 +74,14 @@ CASES = {
         {"kms_deletion_window_days": 3},
         "kms_deletion_window_days=3 must be 7 to 30",
     ),
+    "an unknown database engine": (
+        {"database_engine": "mysql"},
+        "database_engine=mysql is not supported: use postgres (RDS Multi-AZ) or aurora-postgresql",
+    ),
+    "a backup retention outside AWS's range": (
+        {"database_backup_retention_days": 36},
+        "database_backup_retention_days=36 must be 1 to 35 (AWS's range",
+    ),
     "bastion open to the world": (
         {"network_bastion_allowed_cidrs": ["0.0.0.0/0"]},
         "network_bastion_allowed_cidrs=['0.0.0.0/0'] must list the ranges allowed to SSH",
@@ -134,5 +142,6 @@ def test_check_mode_on_an_empty_cloud_creates_nothing(private_cloud: Cloud) -> N
     assert "Check mode: the cluster strata-local would be created once the network and the key exist" in " ".join(
         result.output.split()
     )
+    assert "Check mode: the database strata-local would be created once the network and the key exist" in result.output
     assert result.recap["changed"] == 2  # the VPC and the keys; their dependents cannot be evaluated yet
     assert vpc_ids(private_cloud) == before

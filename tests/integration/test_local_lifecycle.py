@@ -6,6 +6,7 @@ nothing behind. The tests of this module run in order and share one embedded clo
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,8 +36,9 @@ class Lab:
         self.ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=self.endpoint)
         self.up_output = ""
 
-    def make(self, target: str) -> Run:
-        return run(["make", target], venv_env(STRATA_CLOUD_PORT=str(self.port), STRATA_CLOUD_STATE=str(self.state)))
+    def make(self, target: str, **extra: str) -> Run:
+        env = venv_env(STRATA_CLOUD_PORT=str(self.port), STRATA_CLOUD_STATE=str(self.state), **extra)
+        return run(["make", target], env)
 
     def playbook(self, *args: str) -> Run:
         return run([str(ROOT / ".venv/bin/ansible-playbook"), *args], venv_env(**self.extra))
@@ -53,7 +55,9 @@ class Lab:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     port = cloud.DEFAULT_PORT if port_is_free(cloud.DEFAULT_PORT) else free_port()
     lab = Lab(port, tmp_path_factory.mktemp("cloud"))
-    up = lab.make("up")
+    # -vvv: the first run is the one that creates the database, so its output is the one
+    # that would show a password if anything leaked it.
+    up = lab.make("up", ANSIBLE_VERBOSITY="3")
     assert up.returncode == 0, up.output[-4000:]
     lab.up_output = up.output
     try:
@@ -72,6 +76,10 @@ def test_make_up_prints_the_topology_and_the_endpoint(lab: Lab) -> None:
     assert "strata-local: primary 10.0.0.0/22, secondary 10.2.0.0/22, 10.4.0.0/22, 10.6.0.0/22" in out
     assert "subnets app      eu-west-3a 10.4.1.0/24, eu-west-3b 10.4.2.0/24, eu-west-3c 10.4.3.0/24" in out
     assert out.count("NAT gateway nat-") == 3
+    assert "EKS cluster strata-local 1.31 (ACTIVE)" in out
+    assert "node group app      3 instance(s): eu-west-3a, eu-west-3b, eu-west-3c" in out
+    assert "database strata-local postgres multi-AZ=True" in out
+    assert "private zone local.strata.internal" in out
 
 
 def test_vpc_blocks_dns_and_tags(lab: Lab) -> None:
@@ -285,6 +293,109 @@ def test_node_groups_have_one_instance_per_zone_behind_imdsv2_templates(lab: Lab
     assert "SKIPPED, not emulated: EKS access entries" in lab.up_output
 
 
+def test_database_multi_az_private_encrypted_backed_up_with_its_secret(lab: Lab) -> None:
+    rds = boto3.client("rds", region_name=REGION, endpoint_url=lab.endpoint)
+    (db,) = rds.describe_db_instances(DBInstanceIdentifier="strata-local")["DBInstances"]
+    assert (db["Engine"], db["MultiAZ"], db["PubliclyAccessible"]) == ("postgres", True, False)
+    kms = boto3.client("kms", region_name=REGION, endpoint_url=lab.endpoint)
+    key_arn = kms.describe_key(KeyId="alias/strata-local-database")["KeyMetadata"]["Arn"]
+    assert db["StorageEncrypted"] is True and db["KmsKeyId"] == key_arn
+    assert (db["BackupRetentionPeriod"], db["PreferredBackupWindow"]) == (7, "02:00-03:00")
+    assert db["PreferredMaintenanceWindow"] == "sun:03:30-sun:04:30"
+    assert db["IAMDatabaseAuthenticationEnabled"] is True and db["DeletionProtection"] is False
+    assert db["MonitoringInterval"] == 60 and db["MonitoringRoleArn"].endswith(":role/strata-local-rds-monitoring")
+    database_subnets = lab.owned("describe_subnets", "Subnets", tag_tier=["database"])
+    group = db["DBSubnetGroup"]
+    assert {s["SubnetIdentifier"] for s in group["Subnets"]} == {s["SubnetId"] for s in database_subnets}
+    assert sorted(s["SubnetAvailabilityZone"]["Name"] for s in group["Subnets"]) == ZONES
+    (sg,) = lab.owned("describe_security_groups", "SecurityGroups", group_name=["strata-local-database"])
+    assert [g["VpcSecurityGroupId"] for g in db["VpcSecurityGroups"]] == [sg["GroupId"]]
+    parameters = rds.describe_db_parameters(DBParameterGroupName="strata-local-postgres16")["Parameters"]
+    assert {p["ParameterName"]: p.get("ParameterValue") for p in parameters}["rds.force_ssl"] == "1"
+    secret = db["MasterUserSecret"]
+    assert secret["KmsKeyId"] == key_arn
+    secrets = boto3.client("secretsmanager", region_name=REGION, endpoint_url=lab.endpoint)
+    assert secrets.describe_secret(SecretId=secret["SecretArn"])["ARN"] == secret["SecretArn"]
+
+
+def test_the_database_password_never_appears_in_any_output(lab: Lab) -> None:
+    rds = boto3.client("rds", region_name=REGION, endpoint_url=lab.endpoint)
+    (db,) = rds.describe_db_instances(DBInstanceIdentifier="strata-local")["DBInstances"]
+    secrets = boto3.client("secretsmanager", region_name=REGION, endpoint_url=lab.endpoint)
+    password = json.loads(secrets.get_secret_value(SecretId=db["MasterUserSecret"]["SecretArn"])["SecretString"])[
+        "password"
+    ]
+    assert "ESTABLISH LOCAL CONNECTION" in lab.up_output  # the first run really was -vvv
+    assert password not in lab.up_output
+    # The create call's throw-away password is generated inside a no_log task: nothing of
+    # the task's arguments is printed, even at -vvv.
+    assert "master_user_password" not in lab.up_output
+    again = lab.playbook("site.yml", "-e", "env=local", "--tags", "database", "-vvv")
+    assert again.returncode == 0, again.output[-4000:]
+    assert password not in again.output and "master_user_password" not in again.output
+
+
+def test_one_bastion_in_a_public_subnet_found_by_its_tags(lab: Lab) -> None:
+    found = lab.ec2.describe_instances(
+        Filters=[
+            {"Name": "tag:role", "Values": ["bastion"]},
+            {"Name": "tag:env", "Values": ["local"]},
+            {"Name": "instance-state-name", "Values": ["running"]},
+        ]
+    )["Reservations"]
+    (bastion,) = [i for r in found for i in r["Instances"]]
+    (subnet,) = lab.ec2.describe_subnets(SubnetIds=[bastion["SubnetId"]])["Subnets"]
+    assert tags(subnet)["tier"] == "public"
+    assert bastion.get("PublicIpAddress")
+    assert [g["GroupName"] for g in bastion["SecurityGroups"]] == ["strata-local-bastion"]
+    assert bastion["IamInstanceProfile"]["Arn"].endswith(":instance-profile/strata-local-bastion")
+    assert bastion["MetadataOptions"]["HttpTokens"] == "required"
+
+
+def test_registry_storage_dns_and_backup(lab: Lab) -> None:
+    ecr = boto3.client("ecr", region_name=REGION, endpoint_url=lab.endpoint)
+    (repo,) = ecr.describe_repositories(repositoryNames=["strata/api"])["repositories"]
+    assert repo["imageTagMutability"] == "IMMUTABLE" and repo["imageScanningConfiguration"]["scanOnPush"] is True
+    assert repo["encryptionConfiguration"]["encryptionType"] == "KMS"
+    rules = json.loads(ecr.get_lifecycle_policy(repositoryName="strata/api")["lifecyclePolicyText"])["rules"]
+    assert [r["selection"]["tagStatus"] for r in rules] == ["untagged", "any"]
+
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=lab.endpoint)
+    bucket = "strata-local-artifacts-123456789012"
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values()) and len(block) == 4
+    (deny,) = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+    route53 = boto3.client("route53", region_name=REGION, endpoint_url=lab.endpoint)
+    (zone,) = [z for z in route53.list_hosted_zones()["HostedZones"] if z["Name"] == "local.strata.internal."]
+    assert zone["Config"]["PrivateZone"] is True
+    (vpc,) = lab.owned("describe_vpcs", "Vpcs")
+    assert [v["VPCId"] for v in route53.get_hosted_zone(Id=zone["Id"])["VPCs"]] == [vpc["VpcId"]]
+    records = {
+        r["Name"]: (r["Type"], [v["Value"] for v in r["ResourceRecords"]])
+        for r in route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+    }
+    rds = boto3.client("rds", region_name=REGION, endpoint_url=lab.endpoint)
+    (db,) = rds.describe_db_instances(DBInstanceIdentifier="strata-local")["DBInstances"]
+    assert records["db.local.strata.internal."] == ("CNAME", [db["Endpoint"]["Address"]])
+    bastion = lab.ec2.describe_instances(Filters=[{"Name": "tag:role", "Values": ["bastion"]}])["Reservations"]
+    private_ip = [i["PrivateIpAddress"] for r in bastion for i in r["Instances"] if i["State"]["Name"] == "running"]
+    assert records["bastion.local.strata.internal."] == ("A", private_ip)
+
+    backup = boto3.client("backup", region_name=REGION, endpoint_url=lab.endpoint)
+    vault = backup.describe_backup_vault(BackupVaultName="strata-local")
+    kms = boto3.client("kms", region_name=REGION, endpoint_url=lab.endpoint)
+    assert vault["EncryptionKeyArn"] == kms.describe_key(KeyId="alias/strata-local-backup")["KeyMetadata"]["Arn"]
+    (plan,) = [p for p in backup.list_backup_plans()["BackupPlansList"] if p["BackupPlanName"] == "strata-local"]
+    (daily,) = backup.get_backup_plan(BackupPlanId=plan["BackupPlanId"])["BackupPlan"]["Rules"]
+    assert (daily["TargetBackupVaultName"], daily["Lifecycle"]["DeleteAfterDays"]) == ("strata-local", 35)
+    assert "SKIPPED, not emulated: the backup selection of strata-local" in " ".join(lab.up_output.split())
+
+
 def test_every_subnet_is_inside_a_vpc_block(lab: Lab) -> None:
     (vpc,) = lab.owned("describe_vpcs", "Vpcs")
     blocks = [ipaddress.ip_network(a["CidrBlock"]) for a in vpc["CidrBlockAssociationSet"]]
@@ -348,6 +459,21 @@ def test_destroy_leaves_nothing_tagged_and_down_stops_the_cloud(lab: Lab) -> Non
     keys = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]]
     # The platform's keys wait out their deletion window; AWS-managed keys (aws/ebs) are AWS's.
     assert {k["KeyState"] for k in keys if k["KeyManager"] == "CUSTOMER"} == {"PendingDeletion"}
+
+    rds = boto3.client("rds", region_name=REGION, endpoint_url=lab.endpoint)
+    assert rds.describe_db_instances()["DBInstances"] == []
+    final = [s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]]
+    assert len(final) == 1 and final[0].startswith("strata-local-final-"), final
+    assert "Final snapshot kept: strata-local-final-" in destroy.output
+    ecr = boto3.client("ecr", region_name=REGION, endpoint_url=lab.endpoint)
+    assert ecr.describe_repositories()["repositories"] == []
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=lab.endpoint)
+    assert s3.list_buckets()["Buckets"] == []
+    route53 = boto3.client("route53", region_name=REGION, endpoint_url=lab.endpoint)
+    assert route53.list_hosted_zones()["HostedZones"] == []
+    backup = boto3.client("backup", region_name=REGION, endpoint_url=lab.endpoint)
+    assert backup.list_backup_plans()["BackupPlansList"] == []
+    assert [v["BackupVaultName"] for v in backup.list_backup_vaults()["BackupVaultList"]] == []
 
     down = lab.make("down")  # destroys again (nothing left: no change), then stops the cloud
     assert down.returncode == 0, down.output[-4000:]
