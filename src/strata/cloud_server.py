@@ -28,6 +28,8 @@ exactly as against a real account. Keep this list short and documented
   engine defaults, as in AWS; moto's starts empty, and amazon.aws.rds_cluster_param_group
   refuses to set a parameter it cannot find. moto has no catalog of the family, so the
   parameters the platform sets are seeded (AURORA_POSTGRESQL_DEFAULTS, AWS's defaults).
+  The same holds for a DB parameter group of a postgres family (POSTGRES_DEFAULTS), where
+  amazon.aws.rds_instance_param_group would otherwise skip the parameters silently.
 - An Aurora member instance reports its cluster's DBSubnetGroup, as in AWS; moto reports
   none, and amazon.aws.rds_instance fails with KeyError 'DBSubnetGroup' on a second run.
 - DescribeBackupVault of a vault that does not exist fails with AccessDeniedException (403),
@@ -155,6 +157,34 @@ def _instance_as_aws_reports_it(init: Callable[..., None]) -> Callable[..., None
     return wrapper
 
 
+# AWS's engine defaults (value, data type) of the postgres families for the parameters the platform sets.
+POSTGRES_DEFAULTS = {
+    "rds.force_ssl": ("1", "boolean"),
+    "log_min_duration_statement": ("-1", "integer"),
+    "log_connections": ("0", "boolean"),
+    "log_disconnections": ("0", "boolean"),
+}
+
+
+def _postgres_defaults(init: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(init)
+    def wrapper(self: DBParameterGroup, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        family = str(getattr(self, "family", "") or "")
+        if family.startswith("postgres"):
+            for name, (value, data_type) in POSTGRES_DEFAULTS.items():
+                self.parameters[name] = {
+                    "ParameterName": name,
+                    "ParameterValue": value,
+                    "DataType": data_type,
+                    "Source": "engine-default",
+                    "ApplyType": "dynamic",
+                    "IsModifiable": True,
+                }
+
+    return wrapper
+
+
 def _engine_defaults(init: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(init)
     def wrapper(self: DBClusterParameterGroup, *args: Any, **kwargs: Any) -> None:
@@ -189,7 +219,8 @@ def _member_subnet_group(init: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(init)
     def wrapper(self: DBInstanceClustered, *args: Any, **kwargs: Any) -> None:
         init(self, *args, **kwargs)
-        if self.db_subnet_group_name is None and getattr(self.cluster, "db_subnet_group_name", None):
+        # db_subnet_group_name is a write-only property in moto; its value lives here.
+        if getattr(self, "_db_subnet_group_name", None) is None and getattr(self.cluster, "db_subnet_group_name", None):
             self.db_subnet_group_name = self.cluster.db_subnet_group_name
 
     return wrapper
@@ -208,6 +239,7 @@ def apply_fidelity_fixes() -> None:
     BackupBackend.describe_backup_vault = _missing_vault_is_access_denied(  # type: ignore[method-assign]
         BackupBackend.describe_backup_vault
     )
+    DBParameterGroup.__init__ = _postgres_defaults(DBParameterGroup.__init__)  # type: ignore[method-assign]
     DBClusterParameterGroup.__init__ = _engine_defaults(DBClusterParameterGroup.__init__)  # type: ignore[method-assign]
     DBInstanceClustered.__init__ = _member_subnet_group(DBInstanceClustered.__init__)  # type: ignore[method-assign]
     DBInstance.__init__ = _instance_as_aws_reports_it(DBInstance.__init__)  # type: ignore[method-assign]

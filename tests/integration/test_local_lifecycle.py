@@ -456,9 +456,14 @@ def test_destroy_leaves_nothing_tagged_and_down_stops_the_cloud(lab: Lab) -> Non
     assert live == []
     assert lab.ec2.describe_launch_templates()["LaunchTemplates"] == []
     kms = boto3.client("kms", region_name=REGION, endpoint_url=lab.endpoint)
-    keys = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]]
-    # The platform's keys wait out their deletion window; AWS-managed keys (aws/ebs) are AWS's.
-    assert {k["KeyState"] for k in keys if k["KeyManager"] == "CUSTOMER"} == {"PendingDeletion"}
+    # The platform's keys wait out their deletion window (their aliases are gone with them).
+    keys = [
+        k
+        for k in kms.list_keys()["Keys"]
+        if "strata" in kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"].get("Description", "")
+    ]
+    assert len(keys) == 4
+    assert {kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] for k in keys} == {"PendingDeletion"}
 
     rds = boto3.client("rds", region_name=REGION, endpoint_url=lab.endpoint)
     assert rds.describe_db_instances()["DBInstances"] == []
