@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.unit.plugins.modules.stubs import Failed, FakeModule, load_module, not_found, stubbed
+from tests.unit.plugins.modules.stubs import Failed, FakeModule, load_module, not_found
 
 entry_module = load_module("strata_eks_access_entry")
 
@@ -52,12 +51,6 @@ def associated(*policies: tuple[str, list[str]]) -> dict[str, Any]:
             for arn, ns in policies
         ],
     }
-
-
-@pytest.fixture
-def eks() -> Iterator[Any]:
-    with stubbed("eks") as client:
-        yield client
 
 
 def run(client: Any, check_mode: bool = False, **overrides: Any) -> dict[str, Any]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.unit.plugins.modules.stubs import FakeModule, load_module, not_found, strata_aws, stubbed
+from tests.unit.plugins.modules.stubs import FakeModule, load_module, not_found, strata_aws
 
 addon_module = load_module("strata_eks_addon")
 
@@ -50,15 +49,7 @@ def described(**changes: Any) -> dict[str, Any]:
     return addon
 
 
-@pytest.fixture
-def eks() -> Iterator[Any]:
-    with stubbed("eks") as client:
-        yield client
-
-
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(strata_aws.time, "sleep", lambda _: None)
+pytestmark = pytest.mark.usefixtures("no_sleep")
 
 
 def run(client: Any, check_mode: bool = False, **overrides: Any) -> dict[str, Any]:

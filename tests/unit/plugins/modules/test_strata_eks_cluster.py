@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.unit.plugins.modules.stubs import FakeModule, load_module, not_found, strata_aws, stubbed
+from tests.unit.plugins.modules.stubs import FakeModule, load_module, not_found, strata_aws
 
 cluster_module = load_module("strata_eks_cluster")
 
@@ -67,15 +66,7 @@ def described(status: str = "ACTIVE", **changes: Any) -> dict[str, Any]:
     return cluster
 
 
-@pytest.fixture
-def eks() -> Iterator[Any]:
-    with stubbed("eks") as client:
-        yield client
-
-
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(strata_aws.time, "sleep", lambda _: None)
+pytestmark = pytest.mark.usefixtures("no_sleep")
 
 
 def run(client: Any, check_mode: bool = False, **overrides: Any) -> dict[str, Any]:

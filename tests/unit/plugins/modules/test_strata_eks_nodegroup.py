@@ -3,12 +3,11 @@ community.aws.eks_nodegroup fail (a description without updateConfig)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.unit.plugins.modules.stubs import FakeModule, load_module, not_found, strata_aws, stubbed
+from tests.unit.plugins.modules.stubs import FakeModule, load_module, not_found
 
 nodegroup_module = load_module("strata_eks_nodegroup")
 
@@ -67,15 +66,7 @@ def described(**changes: Any) -> dict[str, Any]:
     return nodegroup
 
 
-@pytest.fixture
-def eks() -> Iterator[Any]:
-    with stubbed("eks") as client:
-        yield client
-
-
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(strata_aws.time, "sleep", lambda _: None)
+pytestmark = pytest.mark.usefixtures("no_sleep")
 
 
 def run(client: Any, check_mode: bool = False, **overrides: Any) -> dict[str, Any]:
