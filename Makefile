@@ -22,15 +22,18 @@ help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(VENV_STAMP): pyproject.toml requirements/constraints.txt
-	scripts/bootstrap-host.sh
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c requirements/constraints.txt -e '.[dev]'
 	touch $@
 
+.PHONY: host
+host: ## Install the host packages the project needs (idempotent; apt-get only when one is missing)
+	scripts/bootstrap-host.sh
+
 .PHONY: venv
-venv: $(VENV_STAMP) ## Create the virtualenv (.venv) with the pinned toolchain
+venv: host $(VENV_STAMP) ## Create the virtualenv (.venv) with the pinned toolchain
 
 .PHONY: cloud-start
 cloud-start: venv ## Start the embedded cloud (moto server on 127.0.0.1:$STRATA_CLOUD_PORT)
@@ -41,12 +44,24 @@ cloud-stop: venv ## Stop the embedded cloud
 	$(BIN)/strata-cloud stop
 
 .PHONY: up
-up: cloud-start ## Set up and converge env=local in the embedded cloud, then print what exists
+up: cloud-start ## Set up and converge env=local in the embedded cloud, start the SSH lab, then print what exists
 	$(BIN)/ansible-playbook site.yml -e env=local
+	$(BIN)/strata-lab up --env local
+	$(BIN)/ansible-playbook -i inventories/local playbooks/hosts.yml -e env=local
 	$(BIN)/strata-cloud summary --env local
+	$(BIN)/strata-lab status
+
+.PHONY: lab-up
+lab-up: venv ## (Re)start the SSH lab for env=local's instances (after site.yml)
+	$(BIN)/strata-lab up --env local
+
+.PHONY: lab-down
+lab-down: venv ## Stop the SSH lab and remove its keys and networks
+	$(BIN)/strata-lab down
 
 .PHONY: destroy
-destroy: venv ## Destroy env=local's resources (the embedded cloud keeps running)
+destroy: venv ## Destroy env=local's resources and the lab (the embedded cloud keeps running)
+	$(BIN)/strata-lab down
 	if $(BIN)/strata-cloud status >/dev/null; then \
 	  $(BIN)/ansible-playbook playbooks/destroy.yml -e env=local; \
 	  $(BIN)/strata-cloud leftovers --env local; \

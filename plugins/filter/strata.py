@@ -6,6 +6,7 @@ share it; these filters adapt it to Ansible and turn its errors into task failur
 
 from __future__ import absolute_import, annotations, division, print_function
 
+import ipaddress
 import os
 from typing import Any
 
@@ -65,6 +66,17 @@ def strata_autoscaler_node_template(labels: dict[str, Any], taints: list[dict[st
         raise AnsibleFilterError(f"Invalid node group labels/taints: {exc}") from None
 
 
+def strata_invalid_cidrs(values: list[Any]) -> list[str]:
+    """The entries of a list that are not CIDR blocks (host bits set counts as invalid)."""
+    invalid = []
+    for value in values or []:
+        try:
+            ipaddress.ip_network(str(value), strict=True)
+        except ValueError:
+            invalid.append(str(value))
+    return invalid
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
@@ -76,4 +88,5 @@ class FilterModule:
             "strata_autoscaler_node_template": strata_autoscaler_node_template,
             "strata_asg_tag": asg_tag,
             "strata_asg_drift": asg_drift,
+            "strata_invalid_cidrs": strata_invalid_cidrs,
         }

@@ -35,7 +35,14 @@ def test_exposes_the_filters(filters: dict) -> None:  # type: ignore[type-arg]
         "strata_autoscaler_node_template",
         "strata_asg_tag",
         "strata_asg_drift",
+        "strata_invalid_cidrs",
     }
+
+
+def test_invalid_cidrs_names_what_is_not_a_block(filters: dict) -> None:  # type: ignore[type-arg]
+    entries = ["10.6.0.0/22", "192.0.2.0/24", "10.6.1.1/22", "bastion", "::/0", "300.1.0.0/16"]
+    assert filters["strata_invalid_cidrs"](entries) == ["10.6.1.1/22", "bastion", "300.1.0.0/16"]
+    assert filters["strata_invalid_cidrs"](None) == []
 
 
 def test_address_plan_error_names_the_variable(filters: dict) -> None:  # type: ignore[type-arg]
