@@ -93,3 +93,7 @@ molecule: venv ## Molecule scenarios (delegated driver against a private embedde
 
 .PHONY: test
 test: venv lint unit integration molecule ## Set up and run the whole suite (what CI runs)
+
+.PHONY: bench
+bench: venv ## Benchmarks: inventory discovery (1,000 instances) and SSH fan-out through the bastion (20 lab nodes)
+	$(BIN)/python -m strata.bench

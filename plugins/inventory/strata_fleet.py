@@ -149,10 +149,19 @@ CLUSTER_TAG = "kubernetes.io/cluster/"
 
 
 class Session:
-    """A boto3 session whose clients fail fast: a few retries, short connect timeouts."""
+    """A boto3 session whose clients fail fast (a few retries, short connect timeouts). Sessions
+    share botocore's data loader within a process: loading the EC2 service model costs more
+    than a small listing, and credentials are still resolved anew for every parse."""
 
-    def __init__(self, session: Any) -> None:
-        self.session = session
+    _loader: Any = None
+
+    def __init__(self, **credentials: Any) -> None:
+        self.session = boto3.session.Session(**credentials)
+        core = self.session._session  # botocore's documented component registry
+        if Session._loader is None:
+            Session._loader = core.get_component("data_loader")
+        else:
+            core.register_component("data_loader", Session._loader)
 
     def client(self, service: str, **kwargs: Any) -> Any:
         config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=60)
@@ -410,8 +419,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):  # type: i
             raise AnsibleParserError("strata_fleet needs boto3 and botocore on the controller (pip install boto3)")
         key, secret = self.get_option("aws_access_key_id"), self.get_option("aws_secret_access_key")
         if key or secret:
-            return Session(boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret))
-        return Session(boto3.session.Session(profile_name=self.get_option("aws_profile")))
+            return Session(aws_access_key_id=key, aws_secret_access_key=secret)
+        return Session(profile_name=self.get_option("aws_profile"))
 
     def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
         super().parse(inventory, loader, path)

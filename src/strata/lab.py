@@ -190,6 +190,17 @@ def read_state(state_dir: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _wire_vpc(blocks: list[str]) -> str:
+    """Blackhole every VPC block on the host; the namespace whose bridge stands for the VPC."""
+    for block in blocks:
+        sh("ip", "route", "replace", "blackhole", block)
+    vpc_ns = f"{PREFIX}vpc"
+    sh("ip", "netns", "add", vpc_ns)
+    sh("ip", "-n", vpc_ns, "link", "add", "br0", "type", "bridge")
+    sh("ip", "-n", vpc_ns, "link", "set", "br0", "up")
+    return vpc_ns
+
+
 def _wire_bastion(host: dict[str, Any], index: int, ns: str, vpc_ns: str, blocks: list[str]) -> None:
     """controller <-> bastion: a point-to-point link whose controller side holds the public
     subnet's router address (.1), as the VPC router does in AWS; eth1 reaches the nodes."""
@@ -227,10 +238,14 @@ def _start(image: str, member: str, *, ns: str, env: str, host: dict[str, Any], 
     )  # fmt: skip
 
 
-def up(endpoint: str, region: str, env: str, state_dir: Path, log: Any = print) -> dict[str, Any]:
+def up(
+    endpoint: str, region: str, env: str, state_dir: Path, *, log: Any = print, limit_nodes: int | None = None
+) -> dict[str, Any]:
+    """Start (or keep) a host for every running instance; `limit_nodes` caps the nodes (benchmarks)."""
     ensure_tools()
-    hosts, blocks = instances(endpoint, region, env)
-    bastions = [h for h in hosts if h["role"] == "bastion"]
+    found, blocks = instances(endpoint, region, env)
+    bastions = [h for h in found if h["role"] == "bastion"]
+    hosts = bastions + [h for h in found if h["role"] != "bastion"][:limit_nodes]
     if not bastions:
         raise LabError(f"no running bastion in env={env}: converge it first (ansible-playbook site.yml -e env={env})")
     if len(bastions) > 1:
@@ -251,12 +266,7 @@ def up(endpoint: str, region: str, env: str, state_dir: Path, log: Any = print) 
     (keys / "authorized_keys").chmod(0o644)
     state: dict[str, Any] = {"env": env, "endpoint": endpoint, "blocks": blocks, "hosts": hosts, "members": []}
     (state_dir / "lab.json").write_text(json.dumps(state, indent=2))  # so that down() can clean a partial start
-    for block in blocks:
-        sh("ip", "route", "replace", "blackhole", block)
-    vpc_ns = f"{PREFIX}vpc"
-    sh("ip", "netns", "add", vpc_ns)
-    sh("ip", "-n", vpc_ns, "link", "add", "br0", "type", "bridge")
-    sh("ip", "-n", vpc_ns, "link", "set", "br0", "up")
+    vpc_ns = _wire_vpc(blocks)
     known_hosts = []
     bastion = bastions[0]
     for index, host in enumerate(hosts):

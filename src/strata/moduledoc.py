@@ -54,26 +54,33 @@ def _rows(options: dict[str, Any], prefix: str = "") -> list[str]:
 def render(path: Path) -> str:
     blocks = _blocks(path)
     doc = yaml.safe_load(blocks["DOCUMENTATION"])
-    returns = yaml.safe_load(blocks["RETURN"]) or {}
+    returns = yaml.safe_load(blocks.get("RETURN", "")) or {}
+    kind, name = ("Module", doc["module"]) if "module" in doc else ("Inventory plugin", doc["name"])
     out = [
-        f"# Module `{doc['module']}`",
+        f"# {kind} `{name}`",
         "",
         f"{doc['short_description']}.",
         "",
-        "<!-- Generated from the module's DOCUMENTATION by `python -m strata.moduledoc`; do not edit. -->",
+        "<!-- Generated from the plugin's DOCUMENTATION by `python -m strata.moduledoc`; do not edit. -->",
         "",
     ]
     out += [f"- {_text(line)}" for line in doc.get("description", [])]
     out += ["", "## Options", "", "| option | type | default | meaning |", "| --- | --- | --- | --- |"]
     out += _rows(doc.get("options") or {})
     fragments = doc.get("extends_documentation_fragment") or []
-    if fragments:
+    if fragments and kind == "Module":
         names = ", ".join(f"`{f}`" for f in fragments)
         out += ["", f"Common AWS options (region, endpoint, credentials, retries) come from {names}."]
-    out += ["", "## Examples", "", "```yaml", blocks["EXAMPLES"].strip(), "```", "", "## Return values", ""]
-    for name, value in returns.items():
+    elif fragments:
+        names = ", ".join(f"`{f}`" for f in fragments)
+        out += ["", f"Also the options of {names}: `compose`, `groups`, `keyed_groups`, `strict`, and `cache`,"]
+        out += ["`cache_plugin`, `cache_timeout`, `cache_connection`, `cache_prefix`, as in amazon.aws.aws_ec2."]
+    out += ["", "## Examples", "", "```yaml", blocks["EXAMPLES"].strip(), "```"]
+    if returns:
+        out += ["", "## Return values", ""]
+    for key, value in returns.items():
         meaning = _text(value.get("description", ""))
-        out.append(f"- `{name}` ({value.get('type', '')}, {value.get('returned', '')}): {meaning}")
+        out.append(f"- `{key}` ({value.get('type', '')}, {value.get('returned', '')}): {meaning}")
     return "\n".join(out) + "\n"
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
+import socket
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,15 +35,41 @@ class Lab:
         # On the default port, the second run below needs no variable at all; on another
         # port (a developer's own `make up` holds 5055), only STRATA_CLOUD_PORT is set.
         self.extra = {} if port == cloud.DEFAULT_PORT else {"STRATA_CLOUD_PORT": str(port)}
+        # The SSH lab's keys and known_hosts live beside the cloud's state, not in the clone.
+        self.lab_state = state / "lab"
+        self.extra["STRATA_LAB_STATE"] = str(self.lab_state)
         self.ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=self.endpoint)
         self.up_output = ""
+        self.password = ""
 
     def make(self, target: str, **extra: str) -> Run:
-        env = venv_env(STRATA_CLOUD_PORT=str(self.port), STRATA_CLOUD_STATE=str(self.state), **extra)
+        env = venv_env(
+            STRATA_CLOUD_PORT=str(self.port),
+            STRATA_CLOUD_STATE=str(self.state),
+            STRATA_LAB_STATE=str(self.lab_state),
+            **extra,
+        )
         return run(["make", target], env)
 
     def playbook(self, *args: str) -> Run:
         return run([str(ROOT / ".venv/bin/ansible-playbook"), *args], venv_env(**self.extra))
+
+    def ansible(self, *args: str) -> Run:
+        return run([str(ROOT / ".venv/bin/ansible"), "-i", "inventories/local", *args], venv_env(**self.extra))
+
+    def ops(self, name: str, *args: str) -> Run:
+        return self.playbook("-i", "inventories/local", f"playbooks/ops/{name}.yml", *args)
+
+    def lab_hosts(self) -> list[dict[str, Any]]:
+        state = json.loads((self.lab_state / "lab.json").read_text())
+        return [{**h, **m} for h, m in zip(state["hosts"], state["members"], strict=True)]
+
+    def ssh(self, address: str, *args: str, user: str = "ec2-user") -> Run:
+        """A plain ssh from the controller with the lab's key, strict host key checking."""
+        key, known = self.lab_state / "id_ed25519", self.lab_state / "known_hosts"
+        options = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "StrictHostKeyChecking=yes"]
+        options += ["-o", f"UserKnownHostsFile={known}", "-i", str(key)]
+        return run(["ssh", *options, *args, f"{user}@{address}", "true"], venv_env())
 
     def owned(self, call: str, key: str, **filters: Any) -> list[dict[str, Any]]:
         wanted = [{"Name": "tag:managed-by", "Values": ["strata"]}, {"Name": "tag:env", "Values": ["local"]}]
@@ -63,6 +91,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     try:
         yield lab
     finally:
+        lab.make("lab-down")  # after a failed test too; make down has usually done it already
         cloud.stop(lab.state)
 
 
@@ -330,9 +359,7 @@ def test_the_database_password_never_appears_in_any_output(lab: Lab) -> None:
     # The create call's throw-away password is generated inside a no_log task: nothing of
     # the task's arguments is printed, even at -vvv.
     assert "master_user_password" not in lab.up_output
-    again = lab.playbook("site.yml", "-e", "env=local", "--tags", "database", "-vvv")
-    assert again.returncode == 0, again.output[-4000:]
-    assert password not in again.output and "master_user_password" not in again.output
+    lab.password = password  # the -vvv second run below is searched for it too
 
 
 def test_one_bastion_in_a_public_subnet_found_by_its_tags(lab: Lab) -> None:
@@ -410,6 +437,8 @@ def test_second_run_with_only_the_venv_changes_nothing_and_shows_no_secret(lab: 
     assert second.recap["changed"] == 0, second.output[-4000:]
     assert "secret_key: VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in second.output  # the key was passed...
     assert secret not in second.output  # ...but its value never shown, even at -vvv
+    assert lab.password and lab.password not in second.output
+    assert "master_user_password" not in second.output
 
 
 def test_check_mode_on_the_converged_environment_changes_nothing(lab: Lab) -> None:
@@ -418,10 +447,119 @@ def test_check_mode_on_the_converged_environment_changes_nothing(lab: Lab) -> No
     assert check.recap["changed"] == 0, check.output[-4000:]
 
 
+def test_ansible_reaches_the_bastion_directly_and_every_node_through_it(lab: Lab) -> None:
+    inventory = [str(ROOT / ".venv/bin/ansible-inventory"), "-i", "inventories/local", "--graph"]
+    graph = run(inventory, venv_env(**lab.extra))
+    assert graph.returncode == 0, graph.output[-3000:]
+    for group in ("@bastion:", "@nodes:", "@nodegroup_app:", "@nodegroup_metrics:", "@zone_eu_west_3c:", "@tier_app:"):
+        assert group in graph.output
+    ping = lab.ansible("all", "-m", "ansible.builtin.ping", "-o")
+    assert ping.returncode == 0, ping.output[-3000:]
+    hosts = lab.lab_hosts()
+    assert len(hosts) == 13 and [h["role"] for h in hosts].count("bastion") == 1
+    for host in hosts:
+        assert f"{host['role']}-{host['id']} | SUCCESS" in ping.output
+    # Each node answered from its own container at its own address.
+    names = lab.ansible("nodes", "-m", "ansible.builtin.command", "-a", "hostname -I", "-o")
+    assert names.returncode == 0, names.output[-3000:]
+    for host in hosts[1:]:
+        assert f"{host['role']}-{host['id']} | CHANGED | rc=0 | (stdout) {host['address']}" in names.output
+
+
+def test_a_node_is_unreachable_from_the_controller_except_through_the_bastion(lab: Lab) -> None:
+    bastion, node = lab.lab_hosts()[0], lab.lab_hosts()[1]
+    assert lab.ssh(bastion["address"]).returncode == 0
+    direct = lab.ssh(node["address"])
+    assert direct.returncode == 255 and "port 22" in direct.output, direct.output
+    with pytest.raises(OSError):  # the host's blackhole route: not even a SYN leaves
+        socket.create_connection((node["address"], 22), timeout=3)
+    key, known = lab.lab_state / "id_ed25519", lab.lab_state / "known_hosts"
+    hop = f"ssh -W %h:%p -o BatchMode=yes -o UserKnownHostsFile={known} -i {key} ec2-user@{bastion['address']}"
+    through = lab.ssh(node["address"], "-o", f"ProxyCommand={hop}")
+    assert through.returncode == 0, through.output
+
+
+def test_the_bastion_refuses_root_and_passwords_and_its_role_is_idempotent(lab: Lab) -> None:
+    bastion = lab.lab_hosts()[0]["address"]
+    root = lab.ssh(bastion, user="root")
+    assert root.returncode == 255 and "Permission denied (publickey)" in root.output
+    password = lab.ssh(bastion, "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password")
+    assert password.returncode == 255 and "Permission denied (publickey)" in password.output
+    again = lab.playbook("-i", "inventories/local", "playbooks/hosts.yml", "-e", "env=local")
+    assert again.returncode == 0, again.output[-3000:]
+    assert re.search(r"bastion-i-\w+\s+:\s+ok=\d+\s+changed=0\s+unreachable=0\s+failed=0", again.output), again.output
+
+
+def test_patch_stops_at_the_batch_of_an_unhealthy_node_and_leaves_the_rest(lab: Lab) -> None:
+    apps = sorted((h for h in lab.lab_hosts() if h["role"] == "app"), key=lambda h: f"app-{h['id']}")
+    assert len(apps) == 3
+    first, sick, last = apps
+    podman = ["podman", "exec", sick["container"], "sh", "-c"]
+    env = venv_env(CONTAINERS_CONF=str(ROOT / "lab/containers.conf"))
+    assert run([*podman, "kill $(cat /run/kubelet-standin.pid)"], env).returncode == 0
+    patch = lab.ops("patch", "-e", "target=nodegroup_app", "-e", "patch_health_retries=1", "-e", "patch_health_delay=1")
+    assert patch.returncode != 0
+    assert f"patch stopped at the batch app-{sick['id']}: app-{sick['id']} failed" in patch.output
+    assert "Check the host's health before the next batch" in patch.output
+    patched = {}
+    for host in apps:
+        log = run(["podman", "exec", host["container"], "cat", "/var/log/strata-patch.log"], env)
+        patched[host["id"]] = log.returncode == 0 and "patched by strata" in log.output
+    assert patched == {first["id"]: True, sick["id"]: True, last["id"]: False}
+    assert f"app-{last['id']}" not in patch.output  # never even started
+
+
+def test_run_collect_ssh_config_and_db_tunnel(lab: Lab, tmp_path: Path) -> None:
+    bastion, node = lab.lab_hosts()[0], lab.lab_hosts()[1]
+    ran = lab.ops("run", "-e", "target=nodes", "-e", "cmd='cat /etc/hostname'")
+    assert ran.returncode == 0, ran.output[-3000:]
+    assert len(re.findall(r"changed=1\s+unreachable=0\s+failed=0", ran.output)) == 12
+    stat = '{"module_args": {"path": "/etc/ssh"}}'
+    module = lab.ops("run", "-e", "target=bastion", "-e", "module=ansible.builtin.stat", "-e", stat)
+    assert module.returncode == 0, module.output[-3000:]
+    refused = lab.ops("run", "-e", "target=bastion")
+    assert refused.returncode != 0 and "give exactly one of -e cmd" in refused.output
+
+    collected = lab.ops("collect", "-e", "target=bastion", "-e", f"collect_dest={tmp_path / 'collect'}")
+    assert collected.returncode == 0, collected.output[-3000:]
+    facts = json.loads((tmp_path / "collect" / f"bastion-{bastion['id']}" / "facts.json").read_text())
+    assert bastion["address"] in facts["all_ipv4_addresses"]
+    assert (tmp_path / "collect" / f"bastion-{bastion['id']}" / "var/log/dpkg.log").is_file()
+
+    config = tmp_path / "ssh" / "config"
+    written = lab.ops("ssh-config", "-e", "env=local", "-e", f"ssh_config_dest={config}")
+    assert written.returncode == 0, written.output[-3000:]
+    hostname = run(["ssh", "-F", str(config), f"{node['role']}-{node['id']}", "cat", "/etc/hostname"], venv_env())
+    assert hostname.returncode == 0 and "ip-" + node["address"].replace(".", "-") in hostname.output
+
+    port = free_port()
+    tunnel = ["-e", "env=local", "-e", f"db_tunnel_local_port={port}", "-e", f"db_tunnel_control={tmp_path / 'ctl'}"]
+    opened = lab.ops("db-tunnel", *tunnel, "-e", f"db_tunnel_host={node['address']}", "-e", "db_tunnel_port=22")
+    assert opened.returncode == 0, opened.output[-3000:]
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            assert conn.recv(8) == b"SSH-2.0-"  # the node's sshd, through the bastion
+    finally:
+        closed = lab.ops("db-tunnel", *tunnel, "-e", "db_tunnel_state=absent")
+    assert closed.returncode == 0 and not (tmp_path / "ctl").exists()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2)
+
+
 def test_destroy_leaves_nothing_tagged_and_down_stops_the_cloud(lab: Lab) -> None:
     destroy = lab.make("destroy")
     assert destroy.returncode == 0, destroy.output[-4000:]
     assert "0 resource(s) tagged managed-by=strata env=local remain" in destroy.output
+    # The lab went with the instances: no container, namespace, blackhole route or key left.
+    assert "lab: removed 13 host(s)" in destroy.output
+    containers = run(
+        ["podman", "ps", "-a", "--filter", "label=io.strata.lab", "--format", "{{.Names}}"],
+        venv_env(CONTAINERS_CONF=str(ROOT / "lab/containers.conf")),
+    )
+    assert containers.returncode == 0 and containers.output.strip() == ""
+    assert not list(Path("/run/netns").glob("slab-*"))
+    assert "blackhole 10." not in run(["ip", "route"], venv_env()).output
+    assert not lab.lab_state.exists()
     # Read back independently of the project's own leftovers check.
     for call, key in (
         ("describe_vpcs", "Vpcs"),

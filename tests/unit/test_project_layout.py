@@ -90,6 +90,12 @@ def test_module_reference_pages_are_generated_from_the_code() -> None:
         assert "{'" not in page.read_text(), f"{module.name}: a description line parsed as a mapping"
 
 
+def test_inventory_plugin_reference_is_generated_from_the_code() -> None:
+    plugin = ROOT / "plugins/inventory/strata_fleet.py"
+    page = ROOT / "docs/inventory.md"
+    assert page.read_text() == moduledoc.render(plugin), f"regenerate: python -m strata.moduledoc {plugin} > {page}"
+
+
 def test_every_role_default_is_in_its_argument_specs() -> None:
     for defaults in (ROOT / "roles").glob("*/defaults/main.yml"):
         role = defaults.parent.parent
