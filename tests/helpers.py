@@ -66,6 +66,19 @@ class Run:
         return {"ok": ok, "changed": changed, "unreachable": unreachable, "failed": failed}
 
 
+class Background:
+    """A command started now and collected later (two read-only playbook runs side by side)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+
+    def wait(self, timeout: int = 900) -> Run:
+        output, _ = self.proc.communicate(timeout=timeout)
+        return Run(self.proc.returncode, output)
+
+
 def run(argv: list[str], env: dict[str, str], timeout: int = 900) -> Run:
     proc = subprocess.run(
         argv,

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
+import json
 import os
 import re
 import shlex
@@ -148,6 +150,49 @@ STOPPED_STATES = ["stopping", "stopped"]
 CLUSTER_TAG = "kubernetes.io/cluster/"
 
 
+def group_parents(hosts: list[tuple[str, dict[str, Any], list[str]]]) -> dict[str, str]:
+    """The chain env > cluster > nodes|bastion > role > node group as parent groups, so that a
+    host is added to its narrowest groups only (Ansible adds the ancestors itself)."""
+    parents: dict[str, str] = {}
+    for _, _, groups in hosts:
+        chain = [g for g in groups if not g.startswith(("zone_", "tier_"))]
+        for parent, child in itertools.pairwise(chain):
+            parents[child] = parent
+    return parents
+
+
+def shared_vars(
+    hosts: list[tuple[str, dict[str, Any], list[str]]],
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """Variables every member of a group has with the same value go on the group, once (the
+    user, the key, the bastion hop of all nodes, a node group's name, a zone...); each host
+    keeps only what no group of its carries. 1,000 hosts set far fewer variables that way,
+    and a variable only moves to a group whose members all agree, so no precedence changes
+    what any host sees."""
+    members: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    rank: dict[str, int] = {}  # ties go to the wider group (env before cluster before nodes...)
+    for name, variables, groups in hosts:
+        for index, group in enumerate(groups):
+            members.setdefault(group, []).append((name, variables))
+            rank.setdefault(group, index)
+    covered: dict[str, set[str]] = {name: set() for name, _, _ in hosts}
+    shared: dict[str, dict[str, Any]] = {}
+    for group, hosts_of in sorted(members.items(), key=lambda item: (-len(item[1]), rank[item[0]], item[0])):
+        first = hosts_of[0][1]
+        common = {
+            key: value
+            for key, value in first.items()
+            if key != "ansible_host" and all(key in v and v[key] == value for _, v in hosts_of[1:])
+        }
+        fresh = {key: value for key, value in common.items() if any(key not in covered[n] for n, _ in hosts_of)}
+        if fresh:
+            shared[group] = fresh
+            for name, _ in hosts_of:
+                covered[name].update(fresh)
+    own = {name: [k for k in variables if k not in covered[name]] for name, variables, _ in hosts}
+    return shared, own
+
+
 class Session:
     """A boto3 session whose clients fail fast (a few retries, short connect timeouts). Sessions
     share botocore's data loader within a process: loading the EC2 service model costs more
@@ -228,13 +273,24 @@ def discover_region(eks: Any, ec2: Any, region: str, settings: dict[str, Any]) -
             if asg.get("name"):
                 asg_to_group[asg["name"]] = name
     state_filter = {"Name": "instance-state-name", "Values": states}
-    nodes = _instances(ec2, [{"Name": f"tag:{CLUSTER_TAG}{cluster}", "Values": ["owned", "shared"]}, state_filter])
+    # One listing for nodes and bastion: instances with the cluster's tag key OR a bastion tag
+    # key (values of one filter are ORed), sorted out below. A second listing only for
+    # managed groups' instances that lack the cluster tag.
+    cluster_key = f"{CLUSTER_TAG}{cluster}"
+    keys = [cluster_key, *sorted(settings["bastion_tags"])]
+    candidates = _instances(ec2, [{"Name": "tag-key", "Values": keys}, state_filter])
+    wanted_bastion = {str(k): str(v) for k, v in settings["bastion_tags"].items()} | {"env": env}
+    nodes, bastions = [], []
+    for instance in candidates:
+        tags = _tags(instance)
+        if tags.get(cluster_key) in {"owned", "shared"}:
+            nodes.append(instance)
+        elif all(tags.get(k) == v for k, v in wanted_bastion.items()):
+            bastions.append(instance)
     if asg_to_group:
         known = {i["InstanceId"] for i in nodes}
         by_asg = [{"Name": "tag:aws:autoscaling:groupName", "Values": sorted(asg_to_group)}, state_filter]
         nodes += [i for i in _instances(ec2, by_asg) if i["InstanceId"] not in known]
-    bastion_filters = [{"Name": f"tag:{k}", "Values": [str(v)]} for k, v in settings["bastion_tags"].items()]
-    bastions = _instances(ec2, [*bastion_filters, {"Name": "tag:env", "Values": [env]}, state_filter])
     subnet_ids = sorted({i["SubnetId"] for i in nodes + bastions if i.get("SubnetId")})
     tiers = {}
     if subnet_ids:
@@ -319,8 +375,19 @@ def host_name(record: dict[str, Any]) -> str:
     return f"{record['role']}-{record['instance_id']}"
 
 
+HOST_KEYS = (
+    "instance_id",
+    "instance_type",
+    "instance_state",
+    "private_ip_address",
+    "public_ip_address",
+    "subnet_id",
+    "ec2_tags",
+)
+
+
 def host_vars(record: dict[str, Any], bastion: dict[str, Any] | None, settings: dict[str, Any]) -> dict[str, Any]:
-    """Connection and description variables of one host."""
+    """Connection and description variables of one host (all of them, as compose sees them)."""
     if record["kind"] == "bastion":
         address_key = "private_ip_address" if settings["bastion_address"] == "private" else "public_ip_address"
         address = record[address_key] or record["private_ip_address"]
@@ -332,7 +399,7 @@ def host_vars(record: dict[str, Any], bastion: dict[str, Any] | None, settings: 
         else:
             bastion_key = "private_ip_address" if settings["bastion_address"] == "private" else "public_ip_address"
             extra = proxy_args(bastion[bastion_key] or bastion["private_ip_address"], settings)
-    variables = {k: v for k, v in record.items() if k != "kind"}
+    variables = {k: v for k, v in record.items() if k not in {"kind", "launch_time"}}
     variables["ansible_host"] = address
     variables["ansible_user"] = settings["remote_user"]
     if settings.get("ssh_private_key_file"):
@@ -361,18 +428,18 @@ def plan(records: list[dict[str, Any]], settings: dict[str, Any]) -> list[tuple[
         )
     hosts = []
     for record in records:
+        # Listed from the widest group to the narrowest; group_parents() nests them.
         groups = [
             f"env_{safe_group(record['env'])}",
             f"cluster_{safe_group(record['cluster'])}",
+            "nodes" if record["kind"] == "node" else "bastion",
             f"role_{safe_group(record['role'])}",
-            f"zone_{safe_group(record['availability_zone'])}",
         ]
+        if record["kind"] == "node":
+            groups.append(f"nodegroup_{safe_group(record['nodegroup'])}")
+        groups.append(f"zone_{safe_group(record['availability_zone'])}")
         if record["subnet_tier"]:
             groups.append(f"tier_{safe_group(record['subnet_tier'])}")
-        if record["kind"] == "node":
-            groups += [f"nodegroup_{safe_group(record['nodegroup'])}", "nodes"]
-        else:
-            groups.append("bastion")
         hosts.append((host_name(record), host_vars(record, bastion, settings), groups))
     return hosts
 
@@ -427,32 +494,48 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):  # type: i
         self._read_config_data(path)
         self._config_dir = os.path.dirname(os.path.abspath(path))
         settings = self.settings()
+        # The cache holds the planned inventory (hosts, shared group variables, nesting), so a
+        # cached run only applies it; it is valid for these settings only. It is stored as one
+        # JSON string: ansible-core 2.19's cache decoder inspects every object it reads, which
+        # made reading 1,000 planned hosts slower than discovering them again.
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
         cache_key = self.get_cache_key(path)
         use_cache = self.get_option("cache") and cache
         update_cache = self.get_option("cache") and not cache
-        discovered = None
+        planned = None
         if use_cache:
             try:
-                discovered = self._cache[cache_key]
+                cached = self._cache[cache_key]
+                planned = json.loads(cached["planned"]) if cached.get("digest") == digest else None
             except KeyError:
-                update_cache = True
-        if discovered is None:
-            discovered = discover(self._session(), settings)
+                pass
+            update_cache = planned is None
+        if planned is None:
+            hosts = plan(discover(self._session(), settings)["records"], settings)
+            shared, own = shared_vars(hosts)
+            planned = {"hosts": hosts, "shared": shared, "own": own, "parents": group_parents(hosts)}
         if update_cache:
-            self._cache[cache_key] = discovered
-        self.populate(plan(discovered["records"], settings))
+            self._cache[cache_key] = {"digest": digest, "planned": json.dumps(planned)}
+        self.populate(planned)
 
-    def populate(self, hosts: list[tuple[str, dict[str, Any], list[str]]]) -> None:
+    def populate(self, planned: dict[str, Any]) -> None:
+        hosts, shared, own, parents = planned["hosts"], planned["shared"], planned["own"], planned["parents"]
         strict = self.get_option("strict")
         composing = bool(self.get_option("compose") or self.get_option("groups") or self.get_option("keyed_groups"))
         for group in sorted({g for _, _, groups in hosts for g in groups}):
             self.inventory.add_group(group)
+            for key, value in shared.get(group, {}).items():
+                self.inventory.set_variable(group, key, value)
+        for child, parent in sorted(parents.items()):
+            self.inventory.add_child(parent, child)
+        inner = set(parents.values())
         for name, variables, groups in hosts:
             self.inventory.add_host(name)
             for group in groups:
-                self.inventory.add_child(group, name)
-            for key, value in variables.items():
-                self.inventory.set_variable(name, key, value)
+                if group not in inner:
+                    self.inventory.add_child(group, name)
+            for key in own[name]:
+                self.inventory.set_variable(name, key, variables[key])
             if composing:
                 self._set_composite_vars(self.get_option("compose"), variables, name, strict=strict)
                 self._add_host_to_composed_groups(self.get_option("groups"), variables, name, strict=strict)

@@ -14,6 +14,7 @@ import pytest
 import yaml
 from ansible.errors import AnsibleParserError
 from ansible.inventory.data import InventoryData
+from ansible.inventory.helpers import get_group_vars
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
 from botocore.client import BaseClient
@@ -107,7 +108,9 @@ def groups_of(inventory: InventoryData) -> dict[str, set[str]]:
 
 
 def hostvars(inventory: InventoryData, name: str) -> dict[str, Any]:
-    return inventory.get_host(name).get_vars()
+    """What a play sees from the inventory: the host's groups' variables, then its own."""
+    host = inventory.get_host(name)
+    return {**get_group_vars(host.get_groups()), **host.get_vars()}
 
 
 def test_groups_follow_env_cluster_nodegroup_role_zone_and_tier(account: Account, tmp_path: Path) -> None:
@@ -275,3 +278,29 @@ def test_refused_credentials_are_a_clear_error(
     monkeypatch.setattr(BaseClient, "_make_api_call", refuse)
     with pytest.raises(AnsibleParserError, match=r"AWS refused the credentials \(UnrecognizedClientException\)"):
         parse(tmp_path)
+
+
+def test_a_cache_made_with_other_settings_is_not_served(account: Account, tmp_path: Path) -> None:
+    account.cluster("strata-staging")
+    (node,) = account.node("staging", "app")
+    account.bastion("staging")
+    cache = {"cache": True, "cache_plugin": "jsonfile", "cache_connection": str(tmp_path / "cache")}
+    assert hostvars(parse(tmp_path, **cache), f"app-{node}")["ansible_user"] == "ec2-user"
+    assert hostvars(parse(tmp_path, remote_user="admin", **cache), f"app-{node}")["ansible_user"] == "admin"
+
+
+def test_shared_values_live_on_groups_and_hosts_keep_their_own(account: Account, tmp_path: Path) -> None:
+    account.cluster("strata-staging")
+    nodes = account.node("staging", "app", count=2)
+    account.bastion("staging")
+    inventory = parse(tmp_path, ssh_private_key_file="/keys/ops")
+    # One bastion hop and one key for every node: set once, on the groups.
+    own = inventory.get_host(f"app-{nodes[0]}").get_vars()
+    assert "ansible_ssh_common_args" not in own and "ansible_ssh_private_key_file" not in own
+    assert own["ansible_host"] != inventory.get_host(f"app-{nodes[1]}").get_vars()["ansible_host"]
+    assert "ProxyCommand=" in inventory.groups["nodes"].get_vars()["ansible_ssh_common_args"]
+    # env > cluster > nodes > role > node group: a host is a direct member of its narrowest group.
+    assert {g.name for g in inventory.groups["nodegroup_app"].get_ancestors()} == {
+        "role_app", "nodes", "cluster_strata_staging", "env_staging"
+    }  # fmt: skip
+    assert {g.name for g in inventory.get_host(f"app-{nodes[0]}").groups} >= {"nodegroup_app", "env_staging"}
