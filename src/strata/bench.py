@@ -81,9 +81,9 @@ def build_fleet(endpoint: str, instances: int, groups: int, env: str = ENV, octe
             TagSpecifications=[{"ResourceType": "instance", "Tags": [*tags, *extra]}],
         )
 
-    per_group = instances // groups
     for group in range(groups):
         name = f"group{group:02d}"
+        per_group = instances // groups + (1 if group < instances % groups else 0)
         node_tags = [
             {"Key": "eks:cluster-name", "Value": cluster},
             {"Key": "eks:nodegroup-name", "Value": name},
