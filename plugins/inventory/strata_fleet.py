@@ -375,17 +375,6 @@ def host_name(record: dict[str, Any]) -> str:
     return f"{record['role']}-{record['instance_id']}"
 
 
-HOST_KEYS = (
-    "instance_id",
-    "instance_type",
-    "instance_state",
-    "private_ip_address",
-    "public_ip_address",
-    "subnet_id",
-    "ec2_tags",
-)
-
-
 def host_vars(record: dict[str, Any], bastion: dict[str, Any] | None, settings: dict[str, Any]) -> dict[str, Any]:
     """Connection and description variables of one host (all of them, as compose sees them)."""
     if record["kind"] == "bastion":
