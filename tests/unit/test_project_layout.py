@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -31,15 +32,17 @@ def test_requirements_yml_pins_what_the_tests_run() -> None:
 
 def test_direct_dependencies_are_pinned_and_constrained() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pins = project["dependencies"] + project["optional-dependencies"]["dev"]
+    app = tomllib.loads((ROOT / "app/pyproject.toml").read_text())["project"]
+    pins = project["dependencies"] + [p for extra in project["optional-dependencies"].values() for p in extra]
+    pins += app["dependencies"]  # the service's image is built from the same constraints
     constraints = {
-        line.split("==")[0].lower(): line.split("==")[1]
+        re.sub(r"[-_.]+", "-", line.split("==")[0].lower()): line.split("==")[1]
         for line in (ROOT / "requirements/constraints.txt").read_text().splitlines()
         if "==" in line
     }
     for pin in pins:
         name, version = pin.split("==")
-        name = name.split("[")[0].lower()
+        name = re.sub(r"[-_.]+", "-", name.split("[")[0].lower())
         assert constraints.get(name) == version, f"{pin} disagrees with requirements/constraints.txt"
 
 

@@ -1,0 +1,47 @@
+"""gunicorn's configuration, from the environment: `gunicorn -c python:catalog.gunicorn_conf catalog.main:app`.
+
+uvicorn workers; worker count, timeouts and graceful shutdown from CATALOG_* (catalog.settings.ServerSettings).
+On SIGTERM gunicorn stops accepting, lets in-flight requests finish within graceful_timeout, then exits.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Any
+
+from prometheus_client import multiprocess
+
+from catalog.settings import ServerSettings
+
+_server = ServerSettings()
+
+bind = _server.bind
+workers = _server.workers
+worker_class = "uvicorn.workers.UvicornWorker"
+timeout = _server.timeout
+graceful_timeout = _server.graceful_timeout
+keepalive = _server.keepalive
+max_requests = _server.max_requests
+max_requests_jitter = _server.max_requests_jitter
+pidfile = _server.pidfile
+accesslog = "-" if _server.access_log else None
+errorlog = "-"
+proc_name = "catalog"
+# Workers import the app after the fork: each builds its own pools and reads its own environment.
+preload_app = False
+
+# prometheus_client's multiprocess mode: one folder of value files shared by the workers, new at each start.
+_owned_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _owned_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="catalog-metrics-")
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def on_exit(server: Any) -> None:
+    if _owned_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

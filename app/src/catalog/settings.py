@@ -1,0 +1,112 @@
+"""All configuration, from the environment (twelve-factor). docs/app/configuration.md lists every variable.
+
+Each field below is read from `CATALOG_<FIELD>` (for example `CATALOG_DB_HOST`). The database password is the
+only secret; outside `CATALOG_ENV=local` the service refuses to start with the local default or an empty one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL
+
+LOCAL_DEFAULT_PASSWORD = "catalog-local-only"  # noqa: S105 - the documented local default, refused elsewhere
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class Settings(BaseSettings):
+    """The service's settings; server (gunicorn) settings live in ServerSettings."""
+
+    model_config = SettingsConfigDict(env_prefix="CATALOG_", extra="ignore", frozen=True)
+
+    env: Literal["local", "dev", "staging", "production"] = "local"
+    # Primary (writes, and reads when no replica is configured).
+    db_host: str = "127.0.0.1"
+    db_port: int = Field(5432, ge=1, le=65535)
+    db_name: str = "catalog"
+    db_user: str = "catalog"
+    db_password: SecretStr = SecretStr(LOCAL_DEFAULT_PASSWORD)
+    # Reads go here when set: the RDS standby's read replica or the Aurora reader endpoint.
+    db_replica_host: str | None = None
+    db_replica_port: int | None = Field(None, ge=1, le=65535)
+    db_sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    db_pool_size: int = Field(5, ge=1, le=100)
+    db_max_overflow: int = Field(5, ge=0, le=100)
+    db_pool_timeout: float = Field(5.0, gt=0, le=120)
+    db_pool_recycle: int = Field(1800, ge=-1)
+    db_connect_timeout: int = Field(3, ge=1, le=60)
+    db_statement_timeout_ms: int = Field(5000, ge=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    request_id_header: str = "X-Request-ID"
+    root_path: str = ""
+    # Tracing is on when an OTLP endpoint is set (here or as the standard OTEL_EXPORTER_OTLP_ENDPOINT).
+    otel_endpoint: str | None = None
+    otel_service_name: str = "catalog"
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        password = self.db_password.get_secret_value()
+        if self.env != "local" and password in ("", LOCAL_DEFAULT_PASSWORD):
+            raise ValueError(
+                f"CATALOG_DB_PASSWORD is empty or the local default while CATALOG_ENV={self.env}: "
+                "set it from the database secret (Secrets Manager), never the local default"
+            )
+        if self.env == "production" and self.db_sslmode not in ("require", "verify-ca", "verify-full"):
+            raise ValueError(
+                f"CATALOG_DB_SSLMODE={self.db_sslmode} while CATALOG_ENV=production: use require or verify-full"
+            )
+        if (self.db_replica_port is not None) and not self.db_replica_host:
+            raise ValueError("CATALOG_DB_REPLICA_PORT is set without CATALOG_DB_REPLICA_HOST: set both or neither")
+        return self
+
+    def url(self, replica: bool = False) -> URL:
+        host = self.db_replica_host if replica and self.db_replica_host else self.db_host
+        port = (self.db_replica_port or self.db_port) if replica and self.db_replica_host else self.db_port
+        return URL.create(
+            "postgresql+psycopg",
+            username=self.db_user,
+            password=self.db_password.get_secret_value(),
+            host=host,
+            port=port,
+            database=self.db_name,
+            query={"sslmode": self.db_sslmode, "connect_timeout": str(self.db_connect_timeout)},
+        )
+
+    @property
+    def has_replica(self) -> bool:
+        return bool(self.db_replica_host)
+
+
+class ServerSettings(BaseSettings):
+    """gunicorn's settings (read by catalog.gunicorn_conf)."""
+
+    model_config = SettingsConfigDict(env_prefix="CATALOG_", extra="ignore", frozen=True)
+
+    bind: str = "127.0.0.1:8000"
+    workers: int = Field(2, ge=1, le=64)
+    timeout: int = Field(30, ge=1)
+    graceful_timeout: int = Field(20, ge=1)
+    keepalive: int = Field(5, ge=0)
+    max_requests: int = Field(0, ge=0)
+    max_requests_jitter: int = Field(0, ge=0)
+    pidfile: str | None = None
+    access_log: bool = False
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, secrets also from files: with CATALOG_SECRETS_DIR set, a file named
+    `catalog_db_password` there (a mounted Kubernetes Secret, the local runtime's secrets folder) provides
+    CATALOG_DB_PASSWORD without putting it in the environment."""
+    secrets_dir = os.environ.get("CATALOG_SECRETS_DIR")
+    return Settings(_secrets_dir=secrets_dir) if secrets_dir else Settings()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
