@@ -12,20 +12,25 @@ export AWS_EC2_METADATA_DISABLED := true
 export ANSIBLE_FORCE_COLOR ?= false
 
 # The virtualenv is rebuilt only when its inputs change (the stamp is keyed by their hash).
-VENV_KEY := $(shell cat pyproject.toml requirements/constraints.txt | sha256sum | cut -c1-16)
+VENV_KEY := $(shell cat pyproject.toml app/pyproject.toml requirements/constraints.txt | sha256sum | cut -c1-16)
 VENV_STAMP := $(VENV)/.strata-$(VENV_KEY)
 # pip's download/wheel cache lives outside the clone so that fresh clones reuse it.
 export PIP_CACHE_DIR ?= $(HOME)/.cache/strata/pip
+
+# env=local's runtime (playbooks/runtime.yml): its folder and ports can be moved, e.g. to run a second one beside
+# yours: STRATA_RUNTIME_STATE=/path STRATA_RUNTIME_PORTS='{"postgres_primary": 56432, ...}' (every key, JSON).
+RUNTIME_ARGS := $(if $(STRATA_RUNTIME_STATE),-e runtime_state_dir=$(STRATA_RUNTIME_STATE)) \
+  $(if $(STRATA_RUNTIME_PORTS),-e '{"runtime_ports": $(STRATA_RUNTIME_PORTS)}')
 
 .PHONY: help
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-$(VENV_STAMP): pyproject.toml requirements/constraints.txt
+$(VENV_STAMP): pyproject.toml app/pyproject.toml requirements/constraints.txt
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c requirements/constraints.txt -e '.[dev]'
+	$(BIN)/pip install -q -c requirements/constraints.txt -e '.[dev,runtime]' -e ./app
 	touch $@
 
 .PHONY: host
@@ -44,12 +49,23 @@ cloud-stop: venv ## Stop the embedded cloud
 	$(BIN)/strata-cloud stop
 
 .PHONY: up
-up: cloud-start ## Set up and converge env=local in the embedded cloud, start the SSH lab, then print what exists
+up: cloud-start ## Converge env=local in the embedded cloud, start the SSH lab and the runtime, print what exists
 	$(BIN)/ansible-playbook site.yml -e env=local
 	$(BIN)/strata-lab up --env local
 	$(BIN)/ansible-playbook -i inventories/local playbooks/hosts.yml -e env=local
+	$(BIN)/ansible-playbook playbooks/runtime.yml -e env=local $(RUNTIME_ARGS)
 	$(BIN)/strata-cloud summary --env local
 	$(BIN)/strata-lab status
+	$(BIN)/strata-runtime urls $(if $(STRATA_RUNTIME_STATE),--state $(STRATA_RUNTIME_STATE))
+
+.PHONY: runtime
+runtime: venv ## (Re)converge env=local's runtime only: PostgreSQL primary + standby, the service, Traefik, Prometheus
+	$(BIN)/ansible-playbook playbooks/runtime.yml -e env=local $(RUNTIME_ARGS)
+	$(BIN)/strata-runtime urls $(if $(STRATA_RUNTIME_STATE),--state $(STRATA_RUNTIME_STATE))
+
+.PHONY: runtime-down
+runtime-down: venv ## Stop env=local's runtime and remove its state folder
+	$(BIN)/ansible-playbook playbooks/runtime.yml -e env=local -e runtime_state=absent $(RUNTIME_ARGS)
 
 .PHONY: lab-up
 lab-up: venv ## (Re)start the SSH lab for env=local's instances (after site.yml)
@@ -60,7 +76,8 @@ lab-down: venv ## Stop the SSH lab and remove its keys and networks
 	$(BIN)/strata-lab down
 
 .PHONY: destroy
-destroy: venv ## Destroy env=local's resources and the lab (the embedded cloud keeps running)
+destroy: venv ## Destroy env=local's resources, the lab and the runtime (the embedded cloud keeps running)
+	$(BIN)/ansible-playbook playbooks/runtime.yml -e env=local -e runtime_state=absent $(RUNTIME_ARGS)
 	$(BIN)/strata-lab down
 	if $(BIN)/strata-cloud status >/dev/null; then \
 	  $(BIN)/ansible-playbook playbooks/destroy.yml -e env=local; \
@@ -73,8 +90,8 @@ down: destroy ## Destroy everything of env=local and stop the embedded cloud
 
 .PHONY: lint
 lint: venv ## ruff, mypy, yamllint, ansible-lint (production profile)
-	$(BIN)/ruff check src plugins tests
-	$(BIN)/ruff format --check src plugins tests
+	$(BIN)/ruff check src plugins tests app
+	$(BIN)/ruff format --check src plugins tests app
 	$(BIN)/mypy
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint
@@ -82,6 +99,10 @@ lint: venv ## ruff, mypy, yamllint, ansible-lint (production profile)
 .PHONY: unit
 unit: venv ## Unit and property-based tests
 	$(BIN)/pytest tests/unit
+
+.PHONY: app-test
+app-test: venv ## The catalog service's tests against a real PostgreSQL (routes, migrations, schemathesis)
+	$(BIN)/pytest app/tests
 
 .PHONY: integration
 integration: venv ## Playbooks against a private embedded cloud (started and stopped by the tests)
@@ -92,7 +113,11 @@ molecule: venv ## Molecule scenarios (delegated driver against a private embedde
 	$(BIN)/pytest tests/molecule
 
 .PHONY: test
-test: venv lint unit integration molecule ## Set up and run the whole suite (what CI runs)
+test: venv lint unit app-test integration molecule ## Set up and run the whole suite (what CI runs)
+
+.PHONY: image
+image: venv ## Build the catalog's container image with podman (localhost/strata-catalog:<version>, from a local base)
+	$(BIN)/strata-image build
 
 .PHONY: bench
 bench: venv ## Benchmarks: inventory discovery (1,000 instances) and SSH fan-out through the bastion (20 lab nodes)

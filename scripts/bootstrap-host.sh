@@ -16,13 +16,30 @@ command -v runc >/dev/null 2>&1 || missing+=(runc)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+# env=local's runtime: PostgreSQL 15 (primary + hot standby), Prometheus and its PostgreSQL exporter;
+# wrk drives `make bench`. Only their programs are used: the runtime starts its own instances.
+[[ -x /usr/lib/postgresql/15/bin/postgres ]] || missing+=(postgresql-15)
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+[[ -x /usr/bin/prometheus-postgres-exporter ]] || missing+=(prometheus-postgres-exporter)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
     echo "bootstrap: missing ${missing[*]}; install them with your package manager and re-run" >&2
     exit 1
   fi
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   echo "bootstrap: installing ${missing[*]}"
+  # The packages' own services (a cluster on 5432, Prometheus on :9090) are not wanted: keep Debian from
+  # starting them during the install (policy-rc.d, honoured by invoke-rc.d and deb-systemd-invoke).
+  policy=/usr/sbin/policy-rc.d
+  own_policy=false
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=true
+  fi
+  trap '$own_policy && rm -f "$policy"' EXIT
   apt-get update -qq
-  apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import socket
 import subprocess
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,3 +110,49 @@ class Cloud:
     def playbook(self, *args: str, extra_env: dict[str, str] | None = None) -> Run:
         env = venv_env(STRATA_CLOUD_PORT=str(self.port), **(extra_env or {}))
         return run([str(VENV_BIN / "ansible-playbook"), *args], env)
+
+
+@dataclass
+class LoadResult:
+    statuses: Counter[int | str]
+    served: int
+    seconds: float
+
+
+def steady_load(
+    url: str, seconds: float, threads: int = 4, at: tuple[float, Callable[[], None]] | None = None
+) -> LoadResult:
+    """GET `url` from `threads` keep-alive connections for `seconds`; `at=(t, fn)` calls fn once after t seconds.
+    Every outcome is counted: a status code, or the name of the exception a request ended in."""
+    parsed = urllib.parse.urlsplit(url)
+    path = parsed.path + (f"?{parsed.query}" if parsed.query else "")
+    statuses: Counter[int | str] = Counter()
+    lock = threading.Lock()
+    start = time.monotonic()
+    deadline = start + seconds
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
+        while time.monotonic() < deadline:
+            try:
+                conn.request("GET", path)
+                response = conn.getresponse()
+                response.read()
+                outcome: int | str = response.status
+            except (OSError, http.client.HTTPException) as exc:
+                outcome = type(exc).__name__
+                conn.close()
+                conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
+            with lock:
+                statuses[outcome] += 1
+        conn.close()
+
+    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    if at is not None:
+        time.sleep(max(0.0, start + at[0] - time.monotonic()))
+        at[1]()
+    for thread in pool:
+        thread.join(timeout=seconds + 30)
+    return LoadResult(statuses, sum(statuses.values()), time.monotonic() - start)

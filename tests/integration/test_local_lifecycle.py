@@ -7,19 +7,26 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
+import signal
 import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
+import psycopg
 import pytest
 import yaml
 
 from strata import cloud
-from tests.helpers import REGION, ROOT, Background, Run, free_port, port_is_free, run, venv_env
+from tests.helpers import REGION, ROOT, Background, Run, free_port, port_is_free, run, steady_load, venv_env
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +45,18 @@ class Lab:
         # The SSH lab's keys and known_hosts live beside the cloud's state, not in the clone.
         self.lab_state = state / "lab"
         self.extra["STRATA_LAB_STATE"] = str(self.lab_state)
+        # The runtime (PostgreSQL, the service, Traefik, Prometheus) too, on its default ports when they are free.
+        self.runtime_state = state / "runtime"
+        defaults = yaml.safe_load((ROOT / "roles/runtime/defaults/main.yml").read_text())["runtime_ports"]
+        flat = [p for v in defaults.values() for p in (v if isinstance(v, list) else [v])]
+        self.runtime_ports = (
+            defaults
+            if all(port_is_free(p) for p in flat)
+            else {k: [free_port() for _ in v] if isinstance(v, list) else free_port() for k, v in defaults.items()}
+        )
+        self.runtime_env = {"STRATA_RUNTIME_STATE": str(self.runtime_state)}
+        if self.runtime_ports != defaults:
+            self.runtime_env["STRATA_RUNTIME_PORTS"] = json.dumps(self.runtime_ports)
         self.ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=self.endpoint)
         self.up_output = ""
         self.password = ""
@@ -48,9 +67,20 @@ class Lab:
             STRATA_CLOUD_PORT=str(self.port),
             STRATA_CLOUD_STATE=str(self.state),
             STRATA_LAB_STATE=str(self.lab_state),
+            **self.runtime_env,
             **extra,
         )
         return run(["make", target], env)
+
+    def runtime_playbook(self, *args: str) -> Run:
+        ports = ["-e", json.dumps({"runtime_ports": self.runtime_ports})]
+        state = ["-e", f"runtime_state_dir={self.runtime_state}"]
+        return self.playbook("playbooks/runtime.yml", "-e", "env=local", *state, *ports, *args)
+
+    @property
+    def runtime(self) -> dict[str, Any]:
+        manifest: dict[str, Any] = json.loads((self.runtime_state / "runtime.json").read_text())
+        return manifest
 
     def playbook(self, *args: str) -> Run:
         return run([str(ROOT / ".venv/bin/ansible-playbook"), *args], venv_env(**self.extra))
@@ -551,12 +581,185 @@ def test_run_collect_ssh_config_and_db_tunnel(lab: Lab, tmp_path: Path) -> None:
         socket.create_connection(("127.0.0.1", port), timeout=2)
 
 
+# --- The runtime (playbooks/runtime.yml, run by make up): the N-tier path for real on this machine. ---
+
+
+def http(url: str, method: str = "GET", body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def wait_for(predicate: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"not within {seconds} s: {what}")
+
+
+def runtime_pid(lab: Lab, name: str) -> int:
+    (pidfile,) = (lab.runtime_state / "run").glob(f"*-{name}.pid")
+    return int(pidfile.read_text())
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def prometheus(lab: Lab, query: str) -> list[dict[str, Any]]:
+    url = f"{lab.runtime['prometheus']}/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    status, body = http(url)
+    assert status == 200, body
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
+
+
+def test_make_up_prints_the_runtime_urls_and_keeps_its_passwords_out_of_the_output(lab: Lab) -> None:
+    m = lab.runtime
+    assert f"API through Traefik  {m['api']}/items" in lab.up_output
+    assert f"OpenAPI page         {m['openapi']}" in lab.up_output
+    assert f"Prometheus           {m['prometheus']}/targets" in lab.up_output
+    secrets = sorted((lab.runtime_state / "secrets").iterdir())
+    assert [p.name for p in secrets] == ["catalog_db_password", "pgpass", "postgres", "replicator"]
+    for path in secrets:
+        assert path.stat().st_mode & 0o077 == 0, path
+        if path.name != "pgpass":
+            assert len(path.read_text()) == 32 and path.read_text() not in lab.up_output, path.name  # -vvv run
+    assert "ESTABLISH LOCAL CONNECTION" in lab.up_output
+
+
+def test_runtime_second_run_and_check_mode_change_nothing(lab: Lab) -> None:
+    ports = ["-e", json.dumps({"runtime_ports": lab.runtime_ports}), "-e", f"runtime_state_dir={lab.runtime_state}"]
+    check = Background([str(ROOT / ".venv/bin/ansible-playbook"), "playbooks/runtime.yml", "-e", "env=local", *ports,
+                        "--check"], venv_env(**lab.extra))  # fmt: skip
+    second = lab.runtime_playbook()
+    checked = check.wait()
+    assert second.returncode == 0 and second.recap["changed"] == 0, second.output[-4000:]
+    assert checked.returncode == 0 and checked.recap["changed"] == 0, checked.output[-4000:]
+
+
+def test_a_write_through_traefik_is_read_back_from_the_standby(lab: Lab) -> None:
+    api = lab.runtime["api"]
+    status, category = http(f"{api}/categories", "POST", {"slug": "lifecycle", "name": "Lifecycle"})
+    assert status == 201, category
+    body = {"sku": "LIFE-1", "name": "x", "price_cents": 5, "category_id": category["id"]}
+    status, item = http(f"{api}/items", "POST", body)
+    assert status == 201, item
+
+    password = (lab.runtime_state / "secrets/catalog_db_password").read_text()
+    standby = f"host=127.0.0.1 port={lab.runtime['postgres_standby']} dbname=catalog user=catalog password={password}"
+    with psycopg.connect(standby, autocommit=True) as conn:
+        assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)  # a hot standby, read-only
+
+        def replicated() -> bool:
+            return conn.execute("SELECT sku FROM items WHERE id = %s", (item["id"],)).fetchone() == ("LIFE-1",)
+
+        wait_for(replicated, 10, "the item reaches the standby")
+
+    before = [urllib.request.urlopen(f"{url}/metrics", timeout=5).read().decode() for url in lab.runtime["instances"]]  # noqa: S310
+    assert http(f"{api}/items/{item['id']}") == (200, item)  # read through Traefik, from the standby
+    after = [urllib.request.urlopen(f"{url}/metrics", timeout=5).read().decode() for url in lab.runtime["instances"]]  # noqa: S310
+
+    def replica(pages: list[str]) -> float:
+        line = re.compile(r'^catalog_db_pool_checkouts_total\{target="replica"\} (\S+)$', re.MULTILINE)
+        found = [line.search(page) for page in pages]
+        return sum(float(m.group(1)) for m in found if m)
+
+    assert replica(after) > replica(before)  # the read took a connection from the replica's pool
+
+
+def test_stopping_an_instance_under_load_loses_no_request(lab: Lab) -> None:
+    first, second = lab.runtime["instances"][:2]
+    pid = runtime_pid(lab, f"catalog-{first.rsplit(':', 1)[1]}")
+    load = steady_load(f"{lab.runtime['api']}/items?limit=5", seconds=30, threads=4,
+                       at=(10, lambda: os.kill(pid, signal.SIGTERM)))  # fmt: skip
+    assert set(load.statuses) == {200}, load.statuses  # no 5xx, no reset, no refused connection
+    assert load.served > 300, load
+    assert not pid_alive(pid)
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{first}/healthz", timeout=2)  # noqa: S310 - it is really gone
+    log = (lab.runtime_state / "log/traefik-access.log").read_text().splitlines()[-50:]
+    assert {json.loads(line)["ServiceURL"] for line in log} == {second}  # Traefik routed around it
+
+    again = lab.runtime_playbook("--tags", "runtime_app")  # the role notices and starts it again
+    assert again.returncode == 0, again.output[-3000:]
+    assert again.recap["changed"] == 1, again.output[-3000:]
+    assert http(f"{first}/readyz")[0] == 200
+
+
+def test_readyz_is_503_while_postgres_is_stopped_and_200_after(lab: Lab) -> None:
+    instance = lab.runtime["instances"][0]
+    primary = runtime_pid(lab, "postgres-primary")
+    os.kill(primary, signal.SIGINT)  # PostgreSQL's fast shutdown
+    wait_for(lambda: not pid_alive(primary), 30, "PostgreSQL stops")
+    status, body = http(f"{instance}/readyz")
+    assert (status, body["database"]) == (503, "unreachable"), body
+    assert http(f"{instance}/healthz")[0] == 200  # alive, only not ready
+    assert http(f"{instance}/api/v1/items")[0] == 503
+
+    started = lab.runtime_playbook("--tags", "runtime_postgres")
+    assert started.returncode == 0, started.output[-3000:]
+    assert started.recap["changed"] >= 1
+    wait_for(lambda: http(f"{instance}/readyz")[0] == 200, 20, "/readyz back to 200")
+
+
+def test_prometheus_sees_every_target_up_and_the_request_counter_rising(lab: Lab) -> None:
+    def all_up() -> bool:
+        up = {(r["metric"]["job"], r["metric"]["instance"]): r["value"][1] for r in prometheus(lab, "up")}
+        return len(up) >= 5 and set(up.values()) == {"1"}
+
+    wait_for(all_up, 30, "every target up (catalog x2, traefik, postgres, prometheus)")
+    jobs = {r["metric"]["job"] for r in prometheus(lab, "up")}
+    assert jobs == {"catalog", "traefik", "postgres", "prometheus"}
+
+    def total() -> float:
+        return sum(float(r["value"][1]) for r in prometheus(lab, "catalog_http_requests_total"))
+
+    before = total()
+    for _ in range(20):
+        http(f"{lab.runtime['api']}/items?limit=1")
+    wait_for(lambda: total() >= before + 20, 30, "catalog_http_requests_total rises by the 20 requests")
+    _, rules = http(f"{lab.runtime['prometheus']}/api/v1/rules")
+    loaded = {r["name"]: r["health"] for g in rules["data"]["groups"] for r in g["rules"]}
+    assert {"CatalogInstanceDown", "CatalogHighErrorRate", "CatalogHighLatency", "PostgresDown"} <= set(loaded)
+    assert set(loaded.values()) == {"ok"}
+
+
+def test_bench_reports_throughput_and_latency_through_traefik_and_direct(lab: Lab) -> None:
+    """`make bench`'s HTTP part, short, against this runtime: four rows, every request answered 2xx."""
+    argv = [str(ROOT / ".venv/bin/python"), "-m", "strata.bench_http", "--runtime", str(lab.runtime_state)]
+    result = run([*argv, "--seconds", "2", "--connections", "4"], venv_env(**lab.extra))
+    assert result.returncode == 0, result.output[-3000:]
+    row = r"^\| ((?:read|write), [^|]+) \| (\d+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| (\d+) \| ([\d.]+)x \|$"
+    rows = re.findall(row, result.output, re.MULTILINE)
+    assert [r[0].split(",")[0] for r in rows] == ["read", "read", "write", "write"], result.output
+    for name, requests, rps, p50, p99, errors, _ratio in rows:
+        assert int(requests) > 0 and float(rps) > 0, name
+        assert 0 < float(p50) <= float(p99), name
+        assert errors == "0", name
+    assert rows[0][6] == "1.00" and rows[2][6] == "1.00"  # each baseline against itself
+
+
 def test_destroy_leaves_nothing_tagged_and_down_stops_the_cloud(lab: Lab) -> None:
     destroy = lab.make("destroy")
     assert destroy.returncode == 0, destroy.output[-4000:]
     assert "0 resource(s) tagged managed-by=strata env=local remain" in destroy.output
     # The lab went with the instances: no container, namespace, blackhole route or key left.
     assert "lab: removed 13 host(s)" in destroy.output
+    # The runtime went too: its folder, its processes, its ports.
+    assert not lab.runtime_state.exists()
+    ports = [p for v in lab.runtime_ports.values() for p in (v if isinstance(v, list) else [v])]
+    assert all(port_is_free(p) for p in ports), ports
     containers = run(
         ["podman", "ps", "-a", "--filter", "label=io.strata.lab", "--format", "{{.Names}}"],
         venv_env(CONTAINERS_CONF=str(ROOT / "lab/containers.conf")),
