@@ -25,12 +25,10 @@ debootstrap and cached under ~/.cache/strata/lab, keyed by its inputs.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import ipaddress
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,13 +37,11 @@ from typing import Any
 import boto3
 
 from strata import PROJECT
+from strata.baseimage import Base, ImageError, sh
 from strata.cloud import DEFAULT_PORT, DUMMY_CREDENTIALS, endpoint_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_DIR = PROJECT_ROOT / ".state" / "lab"
-CACHE_DIR = Path(os.environ.get("STRATA_CACHE_DIR", Path.home() / ".cache" / "strata")) / "lab"
-CONTAINERS_CONF = PROJECT_ROOT / "lab" / "containers.conf"
-SUITE = "bookworm"
 PACKAGES = ["openssh-server", "python3", "sudo"]
 USER = "ec2-user"
 PREFIX = "slab-"
@@ -73,24 +69,21 @@ rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/* /usr/share/locale/
 """
 
 
-class LabError(RuntimeError):
-    """Something the operator has to fix; the message says what."""
+# Commands run with podman's working configuration; their failures (and the lab's own) are LabError.
+LabError = ImageError
 
 
-def sh(*args: str, check: bool = True, capture: bool = True, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CONTAINERS_CONF": str(CONTAINERS_CONF)}
-    proc = subprocess.run(args, text=True, capture_output=capture, env=env, check=False, **kwargs)  # noqa: S603
-    if check and proc.returncode != 0:
-        raise LabError(f"{' '.join(args)} failed ({proc.returncode}): {(proc.stderr or proc.stdout or '').strip()}")
-    return proc
-
-
-def image_key() -> str:
-    return hashlib.sha256(f"{SUITE}|{','.join(PACKAGES)}|{SETUP}|{INIT}".encode()).hexdigest()[:12]
+BASE = Base(
+    kind="lab",
+    packages=tuple(PACKAGES),
+    setup=SETUP,
+    files={"/usr/local/sbin/strata-lab-init": (INIT, 0o755)},
+    changes=("CMD=/usr/local/sbin/strata-lab-init",),
+)
 
 
 def image_name() -> str:
-    return f"localhost/strata-lab-base:{image_key()}"
+    return BASE.name
 
 
 def ensure_tools() -> None:
@@ -106,26 +99,7 @@ def ensure_tools() -> None:
 
 def ensure_image(log: Any = print) -> str:
     """The lab's base image: from podman's store, else from the cached rootfs, else built."""
-    name = image_name()
-    if sh("podman", "image", "exists", name, check=False).returncode == 0:
-        return name
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    tarball = CACHE_DIR / f"rootfs-{image_key()}.tar"
-    if not tarball.exists():
-        log(f"lab: building the base image ({SUITE}, {' '.join(PACKAGES)}) with debootstrap, once")
-        rootfs = CACHE_DIR / f"rootfs-{image_key()}"
-        shutil.rmtree(rootfs, ignore_errors=True)
-        mirror = os.environ.get("STRATA_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-        sh("debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(rootfs), mirror)
-        sh("chroot", str(rootfs), "/bin/sh", "-c", SETUP)
-        (rootfs / "usr/local/sbin/strata-lab-init").write_text(INIT)
-        (rootfs / "usr/local/sbin/strata-lab-init").chmod(0o755)
-        partial = tarball.with_suffix(".partial")
-        sh("tar", "-C", str(rootfs), "-cf", str(partial), ".")
-        partial.rename(tarball)
-        shutil.rmtree(rootfs, ignore_errors=True)
-    sh("podman", "import", "-q", "--change", "CMD=/usr/local/sbin/strata-lab-init", str(tarball), name)
-    return name
+    return BASE.ensure(log)
 
 
 def instances(endpoint: str, region: str, env: str) -> tuple[list[dict[str, Any]], list[str]]:
