@@ -113,12 +113,21 @@ molecule: venv ## Molecule scenarios (delegated driver against a private embedde
 	$(BIN)/pytest tests/molecule
 
 .PHONY: test
-test: venv lint unit app-test integration molecule ## Set up and run the whole suite (what CI runs)
+# Two cores: the static checks beside the fast tests, then the integration tests beside the Molecule scenarios
+# (every test starts its own cloud, runtime and containers on free ports: nothing is shared between them).
+# --output-sync keeps each target's output in one piece.
+test: venv ## Set up and run the whole suite (what CI runs)
+	$(MAKE) --no-print-directory --output-sync=target -j2 lint fast-tests
+	$(MAKE) --no-print-directory --output-sync=target -j2 integration molecule
+
+.PHONY: fast-tests
+fast-tests: unit app-test
 
 .PHONY: image
 image: venv ## Build the catalog's container image with podman (localhost/strata-catalog:<version>, from a local base)
 	$(BIN)/strata-image build
 
 .PHONY: bench
-bench: venv ## Benchmarks: inventory discovery (1,000 instances) and SSH fan-out through the bastion (20 lab nodes)
+bench: venv ## Benchmarks: inventory discovery, SSH fan-out through the bastion, the service over HTTP (Traefik vs direct)
 	$(BIN)/python -m strata.bench
+	$(BIN)/python -m strata.bench_http

@@ -11,8 +11,6 @@ import shutil
 import tempfile
 from typing import Any
 
-from prometheus_client import multiprocess
-
 from catalog.settings import ServerSettings
 
 _server = ServerSettings()
@@ -39,6 +37,11 @@ if _owned_dir:
 
 
 def child_exit(server: Any, worker: Any) -> None:
+    # Imported here, never at the top: prometheus_client picks its value store when first imported, and the
+    # master must not import it before PROMETHEUS_MULTIPROC_DIR is set (the workers would inherit in-process
+    # values and every instance's /metrics page would be empty).
+    from prometheus_client import multiprocess  # noqa: PLC0415
+
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
