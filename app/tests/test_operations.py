@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from pathlib import Path
 
 import pytest
 from app.tests.pg import Postgres, free_port
@@ -28,6 +29,18 @@ def test_healthz_and_readyz(client: TestClient) -> None:
         "expected_revision": head_revision(),
         "replica": "none",
     }
+
+
+def test_readyz_is_503_while_the_instance_drains(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flag = tmp_path / "drain"
+    monkeypatch.setenv("CATALOG_DRAIN_FILE", str(flag))
+    assert client.get("/readyz").status_code == 200
+    flag.touch()  # what gunicorn's SIGTERM handler does first (catalog.gunicorn_conf.when_ready)
+    draining = client.get("/readyz")
+    assert draining.status_code == 503 and draining.json()["status"] == "draining"
+    assert client.get("/api/v1/items").status_code == 200  # it still serves while it drains
 
 
 def test_readyz_is_503_when_the_database_is_down(migrated: Settings) -> None:

@@ -49,7 +49,8 @@ options:
     type: path
   env:
     description:
-      - Variables added to the program's environment. Never logged (they may hold secrets); their digest is.
+      - Variables added to the program's environment, shown like any other option. Never put a secret here;
+        give the program a file to read it from (the runtime's services all take one).
     type: dict
     default: {}
   watch:
@@ -307,7 +308,7 @@ def main() -> None:
             "pidfile": {"type": "path", "required": True},
             "log": {"type": "path"},
             "chdir": {"type": "path"},
-            "env": {"type": "dict", "default": {}, "no_log": True},
+            "env": {"type": "dict", "default": {}},
             "watch": {"type": "list", "elements": "path", "default": []},
             "unprivileged": {"type": "bool", "default": False},
             "ready_url": {"type": "str"},

@@ -122,7 +122,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     try:
         yield lab
     finally:
-        lab.make("lab-down")  # after a failed test too; make down has usually done it already
+        # After a failed test too (make destroy has usually done both already).
+        lab.runtime_playbook("-e", "runtime_state=absent")
+        lab.make("lab-down")
         cloud.stop(lab.state)
 
 

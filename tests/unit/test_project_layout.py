@@ -11,6 +11,7 @@ from pathlib import Path
 import ansible_collections
 import yaml
 
+from catalog.settings import ServerSettings, Settings
 from strata import moduledoc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,3 +108,13 @@ def test_every_role_default_is_in_its_argument_specs() -> None:
         for variable in yaml.safe_load(defaults.read_text()) or {}:
             assert variable in specs, f"{role.name}: {variable} has no argument spec"
             assert f"`{variable}`" in doc, f"{role.name}: {variable} is not in docs/roles/{role.name}.md"
+
+
+def test_every_setting_of_the_service_is_documented() -> None:
+    """docs/app/configuration.md names every CATALOG_* variable the service reads, and no other."""
+    page = (ROOT / "docs/app/configuration.md").read_text()
+    fields = [*Settings.model_fields, *ServerSettings.model_fields]
+    for name in fields:
+        assert f"`CATALOG_{name.upper()}`" in page, f"CATALOG_{name.upper()} is not in docs/app/configuration.md"
+    documented = set(re.findall(r"`CATALOG_([A-Z_]+)`", page)) - {"SECRETS_DIR"}  # read by load_settings()
+    assert documented == {name.upper() for name in fields}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +16,7 @@ from catalog.db import sessions
 from catalog.models import Category, Item
 
 MAX_PAGE = 100
+RowT = TypeVar("RowT", Category, Item)
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
 ItemId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 CategoryId = Annotated[int, Path(ge=1, le=2_147_483_647)]
@@ -65,6 +66,12 @@ def commit(db: Session, what: str, key: str) -> None:
         raise
 
 
+def insert(db: Session, row: RowT, what: str, key: str) -> RowT:
+    db.add(row)
+    commit(db, what, key)
+    return row
+
+
 @router.get("/categories", response_model=schemas.Page[schemas.CategoryOut], responses=UNAVAILABLE)
 def list_categories(db: ReadDB, limit: Limit = 20, offset: Offset = 0) -> dict[str, Any]:
     return paginate(db, select(Category).order_by(Category.slug), limit, offset)
@@ -77,10 +84,7 @@ def list_categories(db: ReadDB, limit: Limit = 20, offset: Offset = 0) -> dict[s
     responses={**CONFLICT, **UNAVAILABLE},
 )
 def create_category(body: schemas.CategoryIn, db: WriteDB) -> Category:
-    category = Category(slug=body.slug, name=body.name)
-    db.add(category)
-    commit(db, "category", body.slug)
-    return category
+    return insert(db, Category(**body.model_dump()), "category", body.slug)
 
 
 @router.get("/categories/{category_id}", response_model=schemas.CategoryOut, responses={**NOT_FOUND, **UNAVAILABLE})
@@ -134,10 +138,7 @@ def list_items(
     responses={**CONFLICT, **UNAVAILABLE},
 )
 def create_item(body: schemas.ItemIn, db: WriteDB) -> Item:
-    item = Item(**body.model_dump())
-    db.add(item)
-    commit(db, "item", body.sku)
-    return item
+    return insert(db, Item(**body.model_dump()), "item", body.sku)
 
 
 @router.get("/items/{item_id}", response_model=schemas.ItemOut, responses={**NOT_FOUND, **UNAVAILABLE})

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
+from pathlib import Path
 from typing import Any
 
 from catalog.settings import ServerSettings
@@ -36,6 +38,25 @@ if _owned_dir:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="catalog-metrics-")
 
 
+# The drain flag: present while the instance drains (catalog.main's /readyz answers 503 while it exists).
+os.environ["CATALOG_DRAIN_FILE"] = os.path.join(tempfile.gettempdir(), f"catalog-drain-{os.getpid()}")
+
+
+def when_ready(server: Any) -> None:
+    """With CATALOG_DRAIN_SECONDS > 0, SIGTERM first marks the instance not ready, waits, then stops as usual."""
+    if _server.drain_seconds <= 0:
+        return
+    stop = server.handle_term
+
+    def drain_then_stop() -> None:
+        server.log.info("draining for %.1f s: /readyz answers 503 before the listeners close", _server.drain_seconds)
+        Path(os.environ["CATALOG_DRAIN_FILE"]).touch()
+        time.sleep(_server.drain_seconds)
+        stop()
+
+    server.handle_term = drain_then_stop
+
+
 def child_exit(server: Any, worker: Any) -> None:
     # Imported here, never at the top: prometheus_client picks its value store when first imported, and the
     # master must not import it before PROMETHEUS_MULTIPROC_DIR is set (the workers would inherit in-process
@@ -46,5 +67,6 @@ def child_exit(server: Any, worker: Any) -> None:
 
 
 def on_exit(server: Any) -> None:
+    Path(os.environ["CATALOG_DRAIN_FILE"]).unlink(missing_ok=True)
     if _owned_dir:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -71,6 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         answer is reported but does not take the instance out (reads would fail over to no one)."""
         database = request.app.state.db
         expected = request.app.state.expected_revision
+        drain = os.environ.get("CATALOG_DRAIN_FILE")
+        if drain and os.path.exists(drain):
+            response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+            return {"status": "draining", "database": "not checked", "schema_revision": None,
+                    "expected_revision": expected, "replica": "not checked"}  # fmt: skip
         try:
             revision = db.schema_revision(database.primary)
             state = "ok"

@@ -97,6 +97,9 @@ class ServerSettings(BaseSettings):
     max_requests_jitter: int = Field(0, ge=0)
     pidfile: str | None = None
     access_log: bool = False
+    # On SIGTERM: answer /readyz 503 for this long before the listeners close, so that the load balancer's
+    # health check takes the instance out of rotation first (Kubernetes: a preStop sleep does the same).
+    drain_seconds: float = Field(0.0, ge=0, le=300)
 
 
 def load_settings() -> Settings:
