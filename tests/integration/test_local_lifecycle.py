@@ -683,17 +683,18 @@ def test_a_write_through_traefik_is_read_back_from_the_standby(lab: Lab) -> None
 def test_stopping_an_instance_under_load_loses_no_request(lab: Lab) -> None:
     first, second = lab.runtime["instances"][:2]
     pid = runtime_pid(lab, f"catalog-{first.rsplit(':', 1)[1]}")
-    load = steady_load(f"{lab.runtime['api']}/items?limit=5", seconds=30, threads=4,
-                       at=(10, lambda: os.kill(pid, signal.SIGTERM)))  # fmt: skip
-    assert set(load.statuses) == {200}, load.statuses  # no 5xx, no reset, no refused connection
-    assert load.served > 300, load
-    assert not pid_alive(pid)
-    with pytest.raises(OSError):
-        urllib.request.urlopen(f"{first}/healthz", timeout=2)  # noqa: S310 - it is really gone
-    log = (lab.runtime_state / "log/traefik-access.log").read_text().splitlines()[-50:]
-    assert {json.loads(line)["ServiceURL"] for line in log} == {second}  # Traefik routed around it
-
-    again = lab.runtime_playbook("--tags", "runtime_app")  # the role notices and starts it again
+    try:
+        load = steady_load(f"{lab.runtime['api']}/items?limit=5", seconds=30, threads=4,
+                           at=(10, lambda: os.kill(pid, signal.SIGTERM)))  # fmt: skip
+        assert set(load.statuses) == {200}, load.statuses  # no 5xx, no reset, no refused connection
+        assert load.served > 300, load
+        assert not pid_alive(pid)
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"{first}/healthz", timeout=2)  # noqa: S310 - it is really gone
+        log = (lab.runtime_state / "log/traefik-access.log").read_text().splitlines()[-50:]
+        assert {json.loads(line)["ServiceURL"] for line in log} == {second}  # Traefik routed around it
+    finally:  # the role notices and starts it again (the next tests need it whatever happened here)
+        again = lab.runtime_playbook("--tags", "runtime_app")
     assert again.returncode == 0, again.output[-3000:]
     assert again.recap["changed"] == 1, again.output[-3000:]
     assert http(f"{first}/readyz")[0] == 200
@@ -703,13 +704,16 @@ def test_readyz_is_503_while_postgres_is_stopped_and_200_after(lab: Lab) -> None
     instance = lab.runtime["instances"][0]
     primary = runtime_pid(lab, "postgres-primary")
     os.kill(primary, signal.SIGINT)  # PostgreSQL's fast shutdown
-    wait_for(lambda: not pid_alive(primary), 30, "PostgreSQL stops")
-    status, body = http(f"{instance}/readyz")
-    assert (status, body["database"]) == (503, "unreachable"), body
-    assert http(f"{instance}/healthz")[0] == 200  # alive, only not ready
-    assert http(f"{instance}/api/v1/items")[0] == 503
-
-    started = lab.runtime_playbook("--tags", "runtime_postgres")
+    try:
+        wait_for(lambda: not pid_alive(primary), 30, "PostgreSQL stops")
+        status, body = http(f"{instance}/readyz")
+        assert (status, body["database"]) == (503, "unreachable"), body
+        assert http(f"{instance}/healthz")[0] == 200  # alive, only not ready
+        assert http(f"{instance}/api/v1/items")[0] == 200  # reads go on, from the hot standby
+        write = http(f"{instance}/api/v1/categories", "POST", {"slug": "while-down", "name": "x"})
+        assert write == (503, {"detail": "database unavailable"})  # writes need the primary: 503, not 500
+    finally:  # the next tests need PostgreSQL whatever happened here
+        started = lab.runtime_playbook("--tags", "runtime_postgres")
     assert started.returncode == 0, started.output[-3000:]
     assert started.recap["changed"] >= 1
     wait_for(lambda: http(f"{instance}/readyz")[0] == 200, 20, "/readyz back to 200")
