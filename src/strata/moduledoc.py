@@ -55,7 +55,8 @@ def render(path: Path) -> str:
     blocks = _blocks(path)
     doc = yaml.safe_load(blocks["DOCUMENTATION"])
     returns = yaml.safe_load(blocks.get("RETURN", "")) or {}
-    kind, name = ("Module", doc["module"]) if "module" in doc else ("Inventory plugin", doc["name"])
+    plugin_kind = "Lookup plugin" if path.parent.name == "lookup" else "Inventory plugin"
+    kind, name = ("Module", doc["module"]) if "module" in doc else (plugin_kind, doc["name"])
     out = [
         f"# {kind} `{name}`",
         "",

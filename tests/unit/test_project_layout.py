@@ -55,6 +55,7 @@ def test_ansible_cfg_wires_the_plugins() -> None:
         "library": "plugins/modules",
         "module_utils": "plugins/module_utils",
         "filter_plugins": "plugins/filter",
+        "lookup_plugins": "plugins/lookup",
         "inventory_plugins": "plugins/inventory",
         "roles_path": "roles",
     }.items():
@@ -92,6 +93,14 @@ def test_module_reference_pages_are_generated_from_the_code() -> None:
         regenerate = f"regenerate {page.name}: python -m strata.moduledoc {module}"
         assert page.read_text() == moduledoc.render(module), regenerate
         assert "{'" not in page.read_text(), f"{module.name}: a description line parsed as a mapping"
+
+
+def test_lookup_plugin_references_are_generated_from_the_code() -> None:
+    plugins = sorted((ROOT / "plugins/lookup").glob("strata_*.py"))
+    assert plugins
+    for plugin in plugins:
+        page = ROOT / "docs/lookup" / f"{plugin.stem}.md"
+        assert page.read_text() == moduledoc.render(plugin), f"regenerate: python -m strata.moduledoc {plugin} > {page}"
 
 
 def test_inventory_plugin_reference_is_generated_from_the_code() -> None:
