@@ -15,6 +15,7 @@ import shutil
 import sys
 import tempfile
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 from strata.baseimage import PROJECT_ROOT, Base, ImageError, sh
@@ -46,8 +47,8 @@ def wheels(dest: Path) -> None:
     sh(*pip, "download", "-q", "--no-deps", "--only-binary=:all:", "--dest", str(dest), f"pip=={pip_version}")
 
 
-def build(tag: str | None = None, log: object = print) -> str:
-    base = BASE.ensure(log)  # type: ignore[arg-type]
+def build(tag: str | None = None, log: Callable[[str], None] = print) -> str:
+    base = BASE.ensure(log)
     tag = tag or f"{REPOSITORY}:{version()}"
     with tempfile.TemporaryDirectory(prefix="strata-image-") as context:
         wheels(Path(context) / "wheels")
