@@ -334,6 +334,25 @@ def test_eks_cluster_private_encrypted_logged_in_the_app_subnets(lab: Lab) -> No
     assert (
         trust["Condition"]["StringEquals"][f"{issuer}:sub"] == "system:serviceaccount:kube-system:ebs-csi-controller-sa"
     )
+    # The workloads' roles (IRSA): each trusts only its service account and carries one inline policy.
+    for name, subject in (("catalog", "local:catalog"), ("cluster-autoscaler", "kube-system:cluster-autoscaler"),
+                          ("velero", "velero:velero")):  # fmt: skip
+        role = iam.get_role(RoleName=f"strata-local-{name}")["Role"]
+        condition = role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]["StringEquals"]
+        assert condition == {f"{issuer}:sub": f"system:serviceaccount:{subject}", f"{issuer}:aud": "sts.amazonaws.com"}
+        assert iam.list_role_policies(RoleName=f"strata-local-{name}")["PolicyNames"] == [f"strata-local-{name}"]
+        assert iam.list_attached_role_policies(RoleName=f"strata-local-{name}")["AttachedPolicies"] == []
+    statement = iam.get_role_policy(RoleName="strata-local-catalog", PolicyName="strata-local-catalog")
+    (read,) = statement["PolicyDocument"]["Statement"]
+    assert read["Resource"].startswith("arn:aws:secretsmanager:eu-west-3:") and read["Resource"].endswith(
+        ":secret:rds!*"
+    )
+
+
+def test_site_reports_the_kubernetes_parts_skipped_without_a_cluster(lab: Lab) -> None:
+    text = " ".join(lab.up_output.split())
+    assert "SKIPPED, no cluster: no cluster configured for env=local" in text
+    assert "Render them offline with -e k8s_render_dir=DIR" in text
 
 
 def test_node_groups_have_one_instance_per_zone_behind_imdsv2_templates(lab: Lab) -> None:
