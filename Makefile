@@ -17,6 +17,12 @@ VENV_STAMP := $(VENV)/.strata-$(VENV_KEY)
 # pip's download/wheel cache lives outside the clone so that fresh clones reuse it.
 export PIP_CACHE_DIR ?= $(HOME)/.cache/strata/pip
 
+# checkov (the Kubernetes manifests' scanner) pins dependencies the platform's toolchain cannot share: it gets a venv of
+# its own, kept outside the clone and keyed by its requirements, so that fresh clones reuse it.
+CHECKOV_KEY := $(shell sha256sum requirements/checkov.txt | cut -c1-16)
+CHECKOV_VENV := $(HOME)/.cache/strata/venvs/checkov-$(CHECKOV_KEY)
+export STRATA_CHECKOV := $(CHECKOV_VENV)/bin/checkov
+
 # env=local's runtime (playbooks/runtime.yml): its folder and ports can be moved, e.g. to run a second one beside
 # yours: STRATA_RUNTIME_STATE=/path STRATA_RUNTIME_PORTS='{"postgres_primary": 56432, ...}' (every key, JSON).
 RUNTIME_ARGS := $(if $(STRATA_RUNTIME_STATE),-e runtime_state_dir=$(STRATA_RUNTIME_STATE)) \
@@ -32,6 +38,15 @@ $(VENV_STAMP): pyproject.toml app/pyproject.toml requirements/constraints.txt
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c requirements/constraints.txt -e '.[dev,runtime]' -e ./app
 	touch $@
+
+$(STRATA_CHECKOV): requirements/checkov.txt
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q --no-deps -r requirements/checkov.txt
+	$(STRATA_CHECKOV) --version >/dev/null
+
+.PHONY: checkov
+checkov: $(STRATA_CHECKOV) ## Install checkov in its own cached venv (used by the Kubernetes checks)
 
 .PHONY: host
 host: ## Install the host packages the project needs (idempotent; apt-get only when one is missing)
@@ -112,13 +127,25 @@ integration: venv ## Playbooks against a private embedded cloud (started and sto
 molecule: venv ## Molecule scenarios (delegated driver against a private embedded cloud)
 	$(BIN)/pytest tests/molecule
 
+.PHONY: k8s-tests
+k8s-tests: venv checkov ## The Kubernetes delivery offline: render every environment, validate, checkov, policies
+	$(BIN)/pytest tests/k8s
+
+K8S_RENDER ?= build/k8s
+.PHONY: k8s-check
+k8s-check: venv checkov ## Render staging and production into $(K8S_RENDER)/<env> and check them (schemas, checkov)
+	for env in staging production; do \
+	  $(BIN)/ansible-playbook playbooks/kubernetes.yml -e env=$$env -e k8s_render_dir=$(abspath $(K8S_RENDER))/$$env; \
+	done
+	$(BIN)/python -m strata.k8s_check $(K8S_RENDER)/staging $(K8S_RENDER)/production
+
 .PHONY: test
 # Two cores: the static checks beside the fast tests, then the integration tests beside the Molecule scenarios
-# (every test starts its own cloud, runtime and containers on free ports: nothing is shared between them).
-# --output-sync keeps each target's output in one piece.
-test: venv ## Set up and run the whole suite (what CI runs)
+# followed by the offline Kubernetes checks (every test starts its own cloud, runtime and containers on free ports:
+# nothing is shared between them). --output-sync keeps each target's output in one piece.
+test: venv checkov ## Set up and run the whole suite (what CI runs)
 	$(MAKE) --no-print-directory --output-sync=target -j2 lint fast-tests
-	$(MAKE) --no-print-directory --output-sync=target -j2 integration molecule
+	$(MAKE) --no-print-directory --output-sync=target -j2 integration molecule k8s-tests
 
 .PHONY: fast-tests
 fast-tests: unit app-test

@@ -127,3 +127,20 @@ def test_every_setting_of_the_service_is_documented() -> None:
         assert f"`CATALOG_{name.upper()}`" in page, f"CATALOG_{name.upper()} is not in docs/app/configuration.md"
     documented = set(re.findall(r"`CATALOG_([A-Z_]+)`", page)) - {"SECRETS_DIR"}  # read by load_settings()
     assert documented == {name.upper() for name in fields}
+
+
+def test_the_kubernetes_schemas_follow_the_cluster_version() -> None:
+    """The rendered manifests are validated against the version the eks role runs."""
+    eks = yaml.safe_load((ROOT / "roles/eks/defaults/main.yml").read_text())["eks_version"]
+    k8s = yaml.safe_load((ROOT / "roles/k8s/defaults/main.yml").read_text())["k8s_version"]
+    assert k8s == eks
+
+
+def test_every_kubernetes_part_is_a_tagged_role_in_order() -> None:
+    (play,) = yaml.safe_load((ROOT / "playbooks/k8s.yml").read_text())
+    parts = next(t for t in play["tasks"] if "loop" in t)
+    roles = parts["vars"]["__k8s_parts"]
+    assert roles == ["k8s_namespaces", "k8s_ingress", "k8s_observability", "k8s_app", "k8s_cluster_addons"]
+    assert parts["tags"] == roles
+    for role in roles:
+        assert (ROOT / "roles" / role / "tasks/main.yml").is_file()
