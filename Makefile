@@ -143,7 +143,7 @@ k8s-check: venv checkov ## Render staging and production into $(K8S_RENDER)/<env
 # Two cores: the static checks beside the fast tests, then the integration tests beside the Molecule scenarios
 # followed by the offline Kubernetes checks (every test starts its own cloud, runtime and containers on free ports:
 # nothing is shared between them). --output-sync keeps each target's output in one piece.
-test: venv checkov ## Set up and run the whole suite (what CI runs)
+test: venv ## Set up and run the whole suite (what CI runs)
 	$(MAKE) --no-print-directory --output-sync=target -j2 lint fast-tests
 	$(MAKE) --no-print-directory --output-sync=target -j2 integration molecule k8s-tests
 
