@@ -123,6 +123,14 @@ app-test: venv ## The catalog service's tests against a real PostgreSQL (routes,
 integration: venv ## Playbooks against a private embedded cloud (started and stopped by the tests)
 	$(BIN)/pytest tests/integration
 
+# The tests that start the SSH lab (one lab per machine: its network namespaces have fixed names), and the others.
+INTEGRATION_LAB := tests/integration/test_local_lifecycle.py tests/integration/test_bench.py
+.PHONY: integration-lab integration-cloud
+integration-lab: venv
+	$(BIN)/pytest $(INTEGRATION_LAB)
+integration-cloud: venv
+	$(BIN)/pytest tests/integration $(addprefix --ignore=,$(INTEGRATION_LAB))
+
 .PHONY: molecule
 molecule: venv ## Molecule scenarios (delegated driver against a private embedded cloud)
 	$(BIN)/pytest tests/molecule
@@ -140,12 +148,13 @@ k8s-check: venv checkov ## Render staging and production into $(K8S_RENDER)/<env
 	$(BIN)/python -m strata.k8s_check $(K8S_RENDER)/staging $(K8S_RENDER)/production
 
 .PHONY: test
-# Two cores: the static checks beside the fast tests, then the integration tests beside the Molecule scenarios
-# followed by the offline Kubernetes checks (every test starts its own cloud, runtime and containers on free ports:
-# nothing is shared between them). --output-sync keeps each target's output in one piece.
+# Two cores, two lanes: the static checks beside the fast tests; then the tests that use the SSH lab (the lifecycle,
+# the critical path, and the bench) beside the other integration tests, the Molecule scenarios and the offline
+# Kubernetes checks, one after the other. Every test starts its own cloud, runtime and containers on free ports.
+# --output-sync keeps each target's output in one piece.
 test: venv ## Set up and run the whole suite (what CI runs)
 	$(MAKE) --no-print-directory --output-sync=target -j2 lint fast-tests
-	$(MAKE) --no-print-directory --output-sync=target -j2 integration molecule k8s-tests
+	$(MAKE) --no-print-directory --output-sync=target -j2 integration-lab integration-cloud molecule k8s-tests
 
 .PHONY: fast-tests
 fast-tests: unit app-test
