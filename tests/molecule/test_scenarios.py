@@ -18,6 +18,10 @@ SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.y
 
 @pytest.fixture(scope="module")
 def runs() -> Iterator[dict[str, Background]]:
+    # Each scenario's prerun installs requirements.yml into collections/ansible_collections; ansible-galaxy checks
+    # then creates that folder, so two scenarios starting together can race on it (FileExistsError, seen on a fresh
+    # clone). Made here first, the check finds it.
+    (ROOT / "collections" / "ansible_collections").mkdir(parents=True, exist_ok=True)
     started = {
         name: Background(
             [str(VENV_BIN / "molecule"), "test", "-s", name],
