@@ -224,7 +224,7 @@ def _tags(resource: dict[str, Any]) -> dict[str, str]:
 
 def control_path(control_dir: str, user: str, address: str) -> str:
     """A short socket path per bastion session (unix sockets allow about 100 bytes)."""
-    digest = hashlib.sha1(f"{user}@{address}:22".encode()).hexdigest()[:12]  # noqa: S324 - a name, not security
+    digest = hashlib.sha1(f"{user}@{address}:22".encode(), usedforsecurity=False).hexdigest()[:12]  # a name
     return f"{control_dir.rstrip('/')}/strata-{digest}"
 
 

@@ -175,7 +175,7 @@ def digest(argv: List[str], env: Dict[str, str], watch: List[str]) -> str:
 def ready(url: Optional[str], port: Optional[int]) -> bool:
     try:
         if url:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback URLs of our own
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own loopback URLs  # nosec B310
                 return bool(200 <= response.status < 300)
         if port:
             with socket.create_connection(("127.0.0.1", port), timeout=2):
