@@ -25,7 +25,7 @@ import psycopg
 import pytest
 import yaml
 
-from strata import cloud
+from strata import cloud, docs
 from tests.helpers import REGION, ROOT, Background, Run, free_port, port_is_free, run, steady_load, venv_env
 
 pytestmark = pytest.mark.integration
@@ -62,15 +62,18 @@ class Lab:
         self.password = ""
         self.check: Background | None = None
 
-    def make(self, target: str, **extra: str) -> Run:
-        env = venv_env(
+    def make_env(self, **extra: str) -> dict[str, str]:
+        """What a user's shell would hold for this lab: its cloud, lab and runtime folders and ports."""
+        return venv_env(
             STRATA_CLOUD_PORT=str(self.port),
             STRATA_CLOUD_STATE=str(self.state),
             STRATA_LAB_STATE=str(self.lab_state),
             **self.runtime_env,
             **extra,
         )
-        return run(["make", target], env)
+
+    def make(self, target: str, **extra: str) -> Run:
+        return run(["make", target], self.make_env(**extra))
 
     def runtime_argv(self, *args: str) -> list[str]:
         ports = ["-e", json.dumps({"runtime_ports": self.runtime_ports})]
@@ -125,6 +128,7 @@ class Lab:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     port = cloud.DEFAULT_PORT if port_is_free(cloud.DEFAULT_PORT) else free_port()
     lab = Lab(port, tmp_path_factory.mktemp("cloud"))
+    assert docs.local_commands()[0] == "make up", "docs/getting-started.md must start with the command run here"
     # -vvv: the first run is the one that creates the database, so its output is the one
     # that would show a password if anything leaked it.
     up = lab.make("up", ANSIBLE_VERBOSITY="3")
@@ -789,6 +793,31 @@ def test_bench_reports_throughput_and_latency_through_traefik_and_direct(lab: La
         assert 0 < float(p50) <= float(p99), name
         assert errors == "0", name
     assert rows[0][6] == "1.00" and rows[2][6] == "1.00"  # each baseline against itself
+
+
+def test_the_getting_started_commands_work_as_written(lab: Lab) -> None:
+    """docs/getting-started.md's local commands, as written but for this runtime's port: `make up` is the fixture's,
+    `make down` ends the destroy test below, and `make test` is CI's own command."""
+    commands = docs.local_commands()
+    assert commands[0] == "make up" and commands[-1] == "make down" and "make test" in commands
+    url = f"http://127.0.0.1:{lab.runtime_ports['traefik_web']}"
+    for command in commands[1:-1]:
+        if command == "make test":
+            continue
+        result = run(["bash", "-c", command.replace("http://127.0.0.1:8180", url)], lab.make_env())
+        assert result.returncode == 0, (command, result.output[-3000:])
+        if command.startswith("scripts/smoke.sh"):
+            assert result.output.count("ok   ") == 4, result.output
+
+
+def test_the_staging_checks_pass_against_the_runtime(lab: Lab) -> None:
+    """What app.yml runs against staging after a deploy, short, against this runtime through Traefik."""
+    url = f"http://127.0.0.1:{lab.runtime_ports['traefik_web']}"
+    load = lab.make("load-test", LOAD_URL=url, LOAD_USERS="4", LOAD_TIME="5s")
+    assert load.returncode == 0, load.output[-3000:]
+    assert re.search(r"load test: [1-9]\d* requests, failure ratio 0\.0000 .*: PASS", load.output), load.output[-3000:]
+    dast = lab.make("dast", DAST_URL=url, DAST_EXAMPLES="5")
+    assert dast.returncode == 0, dast.output[-3000:]
 
 
 def test_destroy_leaves_nothing_tagged_and_down_stops_the_cloud(lab: Lab) -> None:
