@@ -20,23 +20,22 @@ def make_targets() -> set[str]:
     return set(MAKE_TARGET.findall((ROOT / "Makefile").read_text()))
 
 
-def runs(node: Any) -> list[str]:
-    """Every `run:` script of a workflow, however deep."""
+def values_of(node: Any, key: str) -> list[str]:
+    """Every string under `key` in a workflow, however deep (run: scripts, uses: references)."""
     if isinstance(node, dict):
-        found = [node["run"]] if isinstance(node.get("run"), str) else []
-        return found + [r for value in node.values() for r in runs(value)]
+        found = [node[key]] if isinstance(node.get(key), str) else []
+        return found + [v for value in node.values() for v in values_of(value, key)]
     if isinstance(node, list):
-        return [r for value in node for r in runs(value)]
+        return [v for value in node for v in values_of(value, key)]
     return []
+
+
+def runs(node: Any) -> list[str]:
+    return values_of(node, "run")
 
 
 def uses(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        found = [node["uses"]] if isinstance(node.get("uses"), str) else []
-        return found + [u for value in node.values() for u in uses(value)]
-    if isinstance(node, list):
-        return [u for value in node for u in uses(value)]
-    return []
+    return values_of(node, "uses")
 
 
 def test_there_are_workflows_for_each_concern() -> None:
