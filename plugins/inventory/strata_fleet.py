@@ -145,9 +145,11 @@ try:
 except ImportError:  # pragma: no cover - reported at parse time
     boto3 = None
 
-RUNNING_STATES = ["pending", "running"]
-STOPPED_STATES = ["stopping", "stopped"]
-CLUSTER_TAG = "kubernetes.io/cluster/"
+# The fleet's tag contract has one home, shared with the lab, the summary and the bench.
+from strata import fleet  # noqa: E402
+
+RUNNING_STATES = list(fleet.RUNNING_STATES)
+STOPPED_STATES = list(fleet.STOPPED_STATES)
 
 
 def group_parents(hosts: list[tuple[str, dict[str, Any], list[str]]]) -> dict[str, str]:
@@ -218,10 +220,6 @@ def safe_group(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
-def _tags(resource: dict[str, Any]) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
-
-
 def control_path(control_dir: str, user: str, address: str) -> str:
     """A short socket path per bastion session (unix sockets allow about 100 bytes)."""
     digest = hashlib.sha1(f"{user}@{address}:22".encode(), usedforsecurity=False).hexdigest()[:12]  # a name
@@ -274,38 +272,27 @@ def discover_region(eks: Any, ec2: Any, region: str, settings: dict[str, Any]) -
                 asg_to_group[asg["name"]] = name
     state_filter = {"Name": "instance-state-name", "Values": states}
     # One listing for nodes and bastion: instances with the cluster's tag key OR a bastion tag
-    # key (values of one filter are ORed), sorted out below. A second listing only for
-    # managed groups' instances that lack the cluster tag.
-    cluster_key = f"{CLUSTER_TAG}{cluster}"
-    keys = [cluster_key, *sorted(settings["bastion_tags"])]
+    # key (values of one filter are ORed), sorted out by the fleet's classifier. A second listing
+    # only for managed groups' instances that lack the cluster tag.
+    keys = [fleet.cluster_tag(cluster), *sorted(settings["bastion_tags"])]
     candidates = _instances(ec2, [{"Name": "tag-key", "Values": keys}, state_filter])
-    wanted_bastion = {str(k): str(v) for k, v in settings["bastion_tags"].items()} | {"env": env}
-    nodes, bastions = [], []
-    for instance in candidates:
-        tags = _tags(instance)
-        if tags.get(cluster_key) in {"owned", "shared"}:
-            nodes.append(instance)
-        elif all(tags.get(k) == v for k, v in wanted_bastion.items()):
-            bastions.append(instance)
     if asg_to_group:
-        known = {i["InstanceId"] for i in nodes}
-        by_asg = [{"Name": "tag:aws:autoscaling:groupName", "Values": sorted(asg_to_group)}, state_filter]
-        nodes += [i for i in _instances(ec2, by_asg) if i["InstanceId"] not in known]
-    subnet_ids = sorted({i["SubnetId"] for i in nodes + bastions if i.get("SubnetId")})
+        known = {i["InstanceId"] for i in candidates}
+        by_asg = [{"Name": f"tag:{fleet.ASG}", "Values": sorted(asg_to_group)}, state_filter]
+        candidates += [i for i in _instances(ec2, by_asg) if i["InstanceId"] not in known]
+    found = fleet.members(
+        candidates, env=env, cluster=cluster, asg_to_group=asg_to_group, bastion=settings["bastion_tags"]
+    )
+    found.sort(key=lambda pair: pair[1].kind != "node")  # nodes first, as listed
+    subnet_ids = sorted({i["SubnetId"] for i, _ in found if i.get("SubnetId")})
     tiers = {}
     if subnet_ids:
         subnets = _page(ec2, "describe_subnets", "Subnets", SubnetIds=subnet_ids)
-        tiers = {s["SubnetId"]: _tags(s).get("tier", "") for s in subnets}
+        tiers = {s["SubnetId"]: fleet.tags_of(s).get(fleet.TIER, "") for s in subnets}
     records = []
-    for instance, kind in [(i, "node") for i in nodes] + [(i, "bastion") for i in bastions]:
-        tags = _tags(instance)
-        if kind == "node":
-            group = tags.get("eks:nodegroup-name") or asg_to_group.get(tags.get("aws:autoscaling:groupName", ""), "")
-            if not group:
-                continue  # a cluster-tagged instance that belongs to no node group (not a node of ours)
-            role = group
-        else:
-            group, role = "", "bastion"
+    for instance, member in found:
+        tags = fleet.tags_of(instance)
+        kind, role, group = member.kind, member.role, member.nodegroup
         records.append(
             {
                 "instance_id": instance["InstanceId"],
@@ -467,7 +454,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):  # type: i
             if settings[name]:
                 settings[name] = os.path.normpath(os.path.join(self._config_dir, os.path.expanduser(settings[name])))
         settings["env"] = env
-        settings["cluster_name"] = self._setting("cluster_name") or f"strata-{env}"
+        settings["cluster_name"] = self._setting("cluster_name") or fleet.resource_name(env)
         return settings
 
     def _session(self) -> Any:

@@ -33,7 +33,7 @@ from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import init_plugin_loader, inventory_loader
 
-from strata import cloud, lab
+from strata import cloud, fleet, lab
 
 REGION = "eu-west-3"
 ENV = "bench"
@@ -47,8 +47,8 @@ def build_fleet(endpoint: str, instances: int, groups: int, env: str = ENV, octe
     node instances over `groups` node groups (tagged as self-managed groups are), one bastion."""
     ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=endpoint)
     eks = boto3.client("eks", region_name=REGION, endpoint_url=endpoint)
-    cluster = f"strata-{env}"
-    tags = [{"Key": "managed-by", "Value": "strata"}, {"Key": "env", "Value": env}]
+    cluster = fleet.resource_name(env)
+    tags = fleet.tag_list(fleet.owned_tags(env))
     vpc = ec2.create_vpc(CidrBlock=f"10.{octet}.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}])
     vpc_id = vpc["Vpc"]["VpcId"]
     subnets = []
@@ -57,14 +57,14 @@ def build_fleet(endpoint: str, instances: int, groups: int, env: str = ENV, octe
             VpcId=vpc_id,
             CidrBlock=f"10.{octet}.{16 * index}.0/20",
             AvailabilityZone=f"{REGION}{zone}",
-            TagSpecifications=[{"ResourceType": "subnet", "Tags": [*tags, {"Key": "tier", "Value": "app"}]}],
+            TagSpecifications=[{"ResourceType": "subnet", "Tags": [*tags, *fleet.tag_list({fleet.TIER: "app"})]}],
         )
         subnets.append(subnet["Subnet"]["SubnetId"])
     public = ec2.create_subnet(
         VpcId=vpc_id,
         CidrBlock=f"10.{octet}.100.0/24",
         AvailabilityZone=f"{REGION}a",
-        TagSpecifications=[{"ResourceType": "subnet", "Tags": [*tags, {"Key": "tier", "Value": "public"}]}],
+        TagSpecifications=[{"ResourceType": "subnet", "Tags": [*tags, *fleet.tag_list({fleet.TIER: "public"})]}],
     )["Subnet"]["SubnetId"]
     eks.create_cluster(
         name=cluster, roleArn="arn:aws:iam::123456789012:role/bench", resourcesVpcConfig={"subnetIds": subnets}
@@ -84,16 +84,12 @@ def build_fleet(endpoint: str, instances: int, groups: int, env: str = ENV, octe
     for group in range(groups):
         name = f"group{group:02d}"
         per_group = instances // groups + (1 if group < instances % groups else 0)
-        node_tags = [
-            {"Key": "eks:cluster-name", "Value": cluster},
-            {"Key": "eks:nodegroup-name", "Value": name},
-            {"Key": f"kubernetes.io/cluster/{cluster}", "Value": "owned"},
-        ]
+        node_tags = fleet.tag_list(fleet.node_tags(cluster, name))
         for index in range(3):
             count = per_group // 3 + (1 if index < per_group % 3 else 0)
             if count:
                 launch(count, subnets[index], node_tags)
-    launch(1, public, [{"Key": "role", "Value": "bastion"}, {"Key": "Name", "Value": f"{cluster}-bastion"}])
+    launch(1, public, fleet.tag_list(fleet.bastion_tags(cluster)))
 
 
 def best(repeat: int, action: Callable[[], Any]) -> tuple[float, Any]:
@@ -148,7 +144,7 @@ def discovery(endpoint: str, work: Path, repeat: int) -> list[tuple[str, float, 
             "filters": {"tag:env": ENV, "instance-state-name": ["pending", "running"]},
             "hostnames": ["instance-id"],
             "keyed_groups": [
-                {"key": "tags['eks:nodegroup-name']", "prefix": "nodegroup"},
+                {"key": f"tags['{fleet.NODEGROUP}']", "prefix": "nodegroup"},
                 {"key": "tags['eks:cluster-name']", "prefix": "cluster"},
                 {"key": "tags.env", "prefix": "env"},
                 {"key": "tags.role", "prefix": "role"},

@@ -36,7 +36,7 @@ from typing import Any
 
 import boto3
 
-from strata import PROJECT
+from strata import fleet
 from strata.baseimage import Base, ImageError, sh
 from strata.cloud import DEFAULT_PORT, DUMMY_CREDENTIALS, endpoint_url
 
@@ -103,35 +103,35 @@ def ensure_image(log: Any = print) -> str:
 
 
 def instances(endpoint: str, region: str, env: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """(running instances of the environment, the CIDR blocks of its VPCs)."""
+    """(running instances of the environment that are fleet members, the CIDR blocks of its VPCs)."""
     ec2 = boto3.client("ec2", region_name=region, endpoint_url=endpoint)
-    owned = [{"Name": "tag:managed-by", "Values": [PROJECT]}, {"Name": "tag:env", "Values": [env]}]
+    owned = fleet.owned_filters(env)
     blocks = sorted(
         {a["CidrBlock"] for v in ec2.describe_vpcs(Filters=owned)["Vpcs"] for a in v.get("CidrBlockAssociationSet", [])}
     )
     subnets = {s["SubnetId"]: s for s in ec2.describe_subnets(Filters=owned)["Subnets"]}
+    running = [*owned, {"Name": "instance-state-name", "Values": list(fleet.RUNNING_STATES)}]
+    listed = [
+        i
+        for page in ec2.get_paginator("describe_instances").paginate(Filters=running)
+        for r in page["Reservations"]
+        for i in r["Instances"]
+    ]
     found = []
-    running = [*owned, {"Name": "instance-state-name", "Values": ["pending", "running"]}]
-    for page in ec2.get_paginator("describe_instances").paginate(Filters=running):
-        for reservation in page["Reservations"]:
-            for instance in reservation["Instances"]:
-                tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
-                subnet = subnets.get(instance.get("SubnetId", ""))
-                if subnet is None or not instance.get("PrivateIpAddress"):
-                    continue
-                role = "bastion" if tags.get("role") == "bastion" else tags.get("eks:nodegroup-name")
-                if not role:
-                    continue
-                found.append(
-                    {
-                        "id": instance["InstanceId"],
-                        "role": role,
-                        "address": instance["PrivateIpAddress"],
-                        "subnet": subnet["CidrBlock"],
-                        "zone": instance.get("Placement", {}).get("AvailabilityZone", ""),
-                    }
-                )
-    found.sort(key=lambda i: (i["role"] != "bastion", i["role"], i["address"]))
+    for instance, member in fleet.members(listed, env=env):
+        subnet = subnets.get(instance.get("SubnetId", ""))
+        if subnet is None or not instance.get("PrivateIpAddress"):
+            continue
+        found.append(
+            {
+                "id": instance["InstanceId"],
+                "role": member.role,
+                "address": instance["PrivateIpAddress"],
+                "subnet": subnet["CidrBlock"],
+                "zone": instance.get("Placement", {}).get("AvailabilityZone", ""),
+            }
+        )
+    found.sort(key=lambda i: (i["role"] != fleet.BASTION, i["role"], i["address"]))
     return found, blocks
 
 

@@ -8,16 +8,12 @@ from typing import Any
 
 import boto3
 
-from strata import PROJECT
-
-
-def _tags(resource: dict[str, Any]) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+from strata import PROJECT, fleet
 
 
 def collect(endpoint: str | None, region: str, env: str) -> dict[str, Any]:
     ec2 = boto3.client("ec2", region_name=region, endpoint_url=endpoint)
-    owned = [{"Name": "tag:managed-by", "Values": [PROJECT]}, {"Name": "tag:env", "Values": [env]}]
+    owned = fleet.owned_filters(env)
     vpcs = ec2.describe_vpcs(Filters=owned)["Vpcs"]
     vpc_ids = [v["VpcId"] for v in vpcs]
     in_vpcs = [{"Name": "vpc-id", "Values": vpc_ids}] if vpc_ids else []
@@ -42,7 +38,7 @@ def collect(endpoint: str | None, region: str, env: str) -> dict[str, Any]:
         "vpcs": [
             {
                 "id": v["VpcId"],
-                "name": _tags(v).get("Name", ""),
+                "name": fleet.tags_of(v).get("Name", ""),
                 "primary_cidr": v["CidrBlock"],
                 "secondary_cidrs": sorted(
                     (a["CidrBlock"] for a in v.get("CidrBlockAssociationSet", []) if a["CidrBlock"] != v["CidrBlock"]),
@@ -55,7 +51,7 @@ def collect(endpoint: str | None, region: str, env: str) -> dict[str, Any]:
             (
                 {
                     "id": s["SubnetId"],
-                    "tier": _tags(s).get("tier", "?"),
+                    "tier": fleet.tags_of(s).get("tier", "?"),
                     "zone": s["AvailabilityZone"],
                     "cidr": s["CidrBlock"],
                     "free": s.get("AvailableIpAddressCount"),
@@ -65,9 +61,11 @@ def collect(endpoint: str | None, region: str, env: str) -> dict[str, Any]:
             key=lambda s: (s["tier"], s["zone"]),
         ),
         "nat_gateways": [{"id": n["NatGatewayId"], "subnet": n["SubnetId"], "public_ip": _public_ip(n)} for n in nats],
-        "route_tables": [{"id": r["RouteTableId"], "name": _tags(r).get("Name", "(main)")} for r in route_tables],
+        "route_tables": [
+            {"id": r["RouteTableId"], "name": fleet.tags_of(r).get("Name", "(main)")} for r in route_tables
+        ],
         "network_acls": [
-            {"id": a["NetworkAclId"], "name": _tags(a).get("Name", "(default)"), "entries": len(a["Entries"])}
+            {"id": a["NetworkAclId"], "name": fleet.tags_of(a).get("Name", "(default)"), "entries": len(a["Entries"])}
             for a in nacls
         ],
         "security_groups": [{"id": g["GroupId"], "name": g["GroupName"]} for g in groups],
@@ -78,7 +76,7 @@ def collect(endpoint: str | None, region: str, env: str) -> dict[str, Any]:
 
 def collect_estate(endpoint: str | None, region: str, env: str) -> dict[str, Any]:
     """The estate on top of the network: cluster, node groups, bastion, database, services."""
-    name = f"{PROJECT}-{env}"
+    name = fleet.resource_name(env)
 
     def client(service: str) -> Any:
         return boto3.client(service, region_name=region, endpoint_url=endpoint)
@@ -86,14 +84,13 @@ def collect_estate(endpoint: str | None, region: str, env: str) -> dict[str, Any
     eks = client("eks")
     cluster = eks.describe_cluster(name=name)["cluster"] if name in eks.list_clusters()["clusters"] else None
     ec2 = client("ec2")
-    owned = [{"Name": "tag:managed-by", "Values": [PROJECT]}, {"Name": "tag:env", "Values": [env]}]
+    owned = fleet.owned_filters(env)
     live = [{"Name": "instance-state-name", "Values": ["pending", "running"]}]
     instances = [i for r in ec2.describe_instances(Filters=owned + live)["Reservations"] for i in r["Instances"]]
     nodes: dict[str, list[str]] = defaultdict(list)
     bastions = []
-    for instance in instances:
-        tags = _tags(instance)
-        if tags.get("role") == "bastion":
+    for instance, member in fleet.members(instances, env=env, cluster=name):
+        if member.kind == fleet.BASTION:
             bastions.append(
                 {
                     "id": instance["InstanceId"],
@@ -101,8 +98,8 @@ def collect_estate(endpoint: str | None, region: str, env: str) -> dict[str, Any
                     "private_ip": instance.get("PrivateIpAddress", ""),
                 }
             )
-        elif "eks:nodegroup-name" in tags:
-            nodes[tags["eks:nodegroup-name"]].append(instance["Placement"]["AvailabilityZone"])
+        else:
+            nodes[member.nodegroup].append(instance["Placement"]["AvailabilityZone"])
     rds = client("rds")
     databases = [
         {
@@ -200,7 +197,7 @@ def leftovers(endpoint: str | None, region: str, env: str) -> list[str]:
     NAT gateways and endpoints in state deleted/deleting are history, not resources.
     """
     ec2 = boto3.client("ec2", region_name=region, endpoint_url=endpoint)
-    owned = [{"Name": "tag:managed-by", "Values": [PROJECT]}, {"Name": "tag:env", "Values": [env]}]
+    owned = fleet.owned_filters(env)
     found: set[str] = set()
     for call, key, id_key in _EC2_KINDS:
         items = (
@@ -211,7 +208,7 @@ def leftovers(endpoint: str | None, region: str, env: str) -> list[str]:
         found.update(item[id_key] for item in items if str(item.get("State", "")).lower() not in _GONE_STATES)
     tagging = boto3.client("resourcegroupstaggingapi", region_name=region, endpoint_url=endpoint)
     for page in tagging.get_paginator("get_resources").paginate(
-        TagFilters=[{"Key": "managed-by", "Values": [PROJECT]}, {"Key": "env", "Values": [env]}]
+        TagFilters=[{"Key": k, "Values": [v]} for k, v in fleet.owned_tags(env).items()]
     ):
         found.update(
             item["ResourceARN"]
@@ -222,9 +219,7 @@ def leftovers(endpoint: str | None, region: str, env: str) -> list[str]:
         )
     found.update(_live_instances(ec2, owned))
     autoscaling = boto3.client("autoscaling", region_name=region, endpoint_url=endpoint)
-    for page in autoscaling.get_paginator("describe_auto_scaling_groups").paginate(
-        Filters=[{"Name": "tag:managed-by", "Values": [PROJECT]}, {"Name": "tag:env", "Values": [env]}]
-    ):
+    for page in autoscaling.get_paginator("describe_auto_scaling_groups").paginate(Filters=fleet.owned_filters(env)):
         found.update(g["AutoScalingGroupARN"] for g in page["AutoScalingGroups"])
     return sorted(found)
 
