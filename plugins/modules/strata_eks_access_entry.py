@@ -66,18 +66,8 @@ options:
     description: Disassociate the policies that are not in I(access_policies).
     type: bool
     default: true
-  tags:
-    description: Tags of the entry.
-    type: dict
-    default: {}
-  purge_tags:
-    description: Remove tags that are not in I(tags).
-    type: bool
-    default: true
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [amazon.aws.tags,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -111,29 +101,17 @@ access_entry:
 
 from typing import Any, Dict, List, Optional, Tuple
 
-try:
-    import botocore
-except ImportError:
-    botocore = None  # AnsibleAWSModule reports the missing dependency
-
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
-from ansible.module_utils.strata_aws import call, is_error, sync_dict_tags
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible.module_utils import strata_aws as kit
 
 Policy = Tuple[str, Tuple[str, ...]]
 
 
 def describe(client: Any, cluster: str, principal: str) -> Optional[Dict[str, Any]]:
-    try:
-        entry: Dict[str, Any] = call(client, "describe_access_entry", clusterName=cluster, principalArn=principal)[
-            "accessEntry"
-        ]
-    except botocore.exceptions.ClientError as error:
-        if is_error(error, "ResourceNotFoundException"):
-            return None
-        raise
-    return entry
+    found: Optional[Dict[str, Any]] = kit.describe_or_none(
+        client, "describe_access_entry", "accessEntry", clusterName=cluster, principalArn=principal
+    )
+    return found
 
 
 def associated(client: Any, cluster: str, principal: str) -> Dict[str, Tuple[str, ...]]:
@@ -141,7 +119,7 @@ def associated(client: Any, cluster: str, principal: str) -> Dict[str, Tuple[str
     policies: Dict[str, Tuple[str, ...]] = {}
     request: Dict[str, Any] = {"clusterName": cluster, "principalArn": principal}
     while True:
-        page = call(client, "list_associated_access_policies", **request)
+        page = kit.call(client, "list_associated_access_policies", **request)
         for item in page.get("associatedAccessPolicies") or []:
             scope = item.get("accessScope") or {}
             policies[item["policyArn"]] = tuple(sorted(scope.get("namespaces") or []))
@@ -186,7 +164,7 @@ def create_entry(module: Any, client: Any) -> Dict[str, Any]:
         request["tags"] = {k: str(v) for k, v in params["tags"].items()}
     if module.check_mode:
         return {k: v for k, v in request.items() if k != "clusterName"}
-    created: Dict[str, Any] = call(client, "create_access_entry", **request)["accessEntry"]
+    created: Dict[str, Any] = kit.call(client, "create_access_entry", **request)["accessEntry"]
     return created
 
 
@@ -208,14 +186,14 @@ def update_entry(module: Any, client: Any, entry: Dict[str, Any]) -> Tuple[Dict[
     if update and module.check_mode:
         entry = {**entry, **update}
     elif update:
-        entry = call(
+        entry = kit.call(
             client,
             "update_access_entry",
             clusterName=params["cluster_name"],
             principalArn=params["principal_arn"],
             **update,
         )["accessEntry"]
-    tags_changed = sync_dict_tags(
+    tags_changed = kit.sync_dict_tags(
         client,
         entry["accessEntryArn"],
         entry.get("tags") or {},
@@ -238,7 +216,7 @@ def run(module: Any, client: Any) -> Dict[str, Any]:
         if entry:
             changed = True
             if not module.check_mode:
-                call(client, "delete_access_entry", clusterName=cluster, principalArn=principal)
+                kit.call(client, "delete_access_entry", clusterName=cluster, principalArn=principal)
         return {"changed": changed, "access_entry": {}, "diff": {"before": before, "after": {}}}
 
     if entry is None:
@@ -251,7 +229,7 @@ def run(module: Any, client: Any) -> Dict[str, Any]:
         changed = True
         if not module.check_mode:
             for arn, namespaces in associate:
-                call(
+                kit.call(
                     client,
                     "associate_access_policy",
                     clusterName=cluster,
@@ -260,7 +238,9 @@ def run(module: Any, client: Any) -> Dict[str, Any]:
                     accessScope=scope(namespaces),
                 )
             for arn in disassociate:
-                call(client, "disassociate_access_policy", clusterName=cluster, principalArn=principal, policyArn=arn)
+                kit.call(
+                    client, "disassociate_access_policy", clusterName=cluster, principalArn=principal, policyArn=arn
+                )
     final = {**{k: v for k, v in current.items() if k not in disassociate}, **dict(associate)}
     after = render(entry, final)
     return {"changed": changed, "access_entry": after, "diff": {"before": before, "after": after}}
@@ -284,18 +264,14 @@ def main() -> None:
             ),
         ),
         purge_policies=dict(type="bool", default=True),
-        tags=dict(type="dict", default={}),
-        purge_tags=dict(type="bool", default=True),
+        **kit.TAG_OPTIONS,
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    client = module.client("eks")
-    try:
-        result = run(module, client)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-        module.fail_json_aws(error, msg=f"Failed to manage the access entry of {module.params['principal_arn']}")
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
+    kit.run_module(
+        argument_spec,
+        run,
+        service="eks",
+        failure=lambda params: f"Failed to manage the access entry of {params['principal_arn']}",
+    )
 
 
 if __name__ == "__main__":

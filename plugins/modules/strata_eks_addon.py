@@ -50,26 +50,12 @@ options:
     description: Leave the add-on's Kubernetes objects in the cluster when deleting it.
     type: bool
     default: false
-  tags:
-    description: Tags of the add-on.
-    type: dict
-    default: {}
-  purge_tags:
-    description: Remove tags that are not in I(tags).
-    type: bool
-    default: true
-  wait:
-    description: Wait for C(ACTIVE) (or deletion).
-    type: bool
-    default: true
   wait_timeout:
-    description: Seconds to wait for.
+    description: Seconds to wait for C(ACTIVE) (or the deletion).
     type: int
     default: 900
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [amazon.aws.tags, strata_aws.wait,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -96,25 +82,15 @@ addon:
 import json
 from typing import Any, Dict, Optional
 
-try:
-    import botocore
-except ImportError:
-    botocore = None  # AnsibleAWSModule reports the missing dependency
-
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
-from ansible.module_utils.strata_aws import WaitTimeout, call, is_error, sync_dict_tags, wait_until
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible.module_utils import strata_aws as kit
 
 
 def describe(client: Any, cluster: str, name: str) -> Optional[Dict[str, Any]]:
-    try:
-        addon: Dict[str, Any] = call(client, "describe_addon", clusterName=cluster, addonName=name)["addon"]
-    except botocore.exceptions.ClientError as error:
-        if is_error(error, "ResourceNotFoundException"):
-            return None
-        raise
-    return addon
+    found: Optional[Dict[str, Any]] = kit.describe_or_none(
+        client, "describe_addon", "addon", clusterName=cluster, addonName=name
+    )
+    return found
 
 
 def configuration(value: Optional[Dict[str, Any]]) -> Optional[str]:
@@ -163,7 +139,7 @@ def run(module: Any, client: Any) -> Dict[str, Any]:
     def settle(gone: bool = False) -> Optional[Dict[str, Any]]:
         if not params["wait"]:
             return describe(client, cluster, name)
-        result: Optional[Dict[str, Any]] = wait_until(
+        result: Optional[Dict[str, Any]] = kit.wait_until(
             lambda: describe(client, cluster, name),
             (lambda a: a is None)
             if gone
@@ -174,14 +150,16 @@ def run(module: Any, client: Any) -> Dict[str, Any]:
             what=f"add-on {name} to be {'deleted' if gone else 'ACTIVE'}",
         )
         if result and result.get("status") in ("CREATE_FAILED", "UPDATE_FAILED"):
-            raise WaitTimeout(f"add-on {name} is {result['status']}: {(result.get('health') or {}).get('issues')}")
+            raise kit.WaitTimeout(f"add-on {name} is {result['status']}: {(result.get('health') or {}).get('issues')}")
         return result
 
     if params["state"] == "absent":
         if existing:
             changed = True
             if not module.check_mode:
-                call(client, "delete_addon", clusterName=cluster, addonName=name, preserve=params["preserve_on_delete"])
+                kit.call(
+                    client, "delete_addon", clusterName=cluster, addonName=name, preserve=params["preserve_on_delete"]
+                )
                 settle(gone=True)
         return {"changed": changed, "addon": {}, "diff": {"before": before, "after": {}}}
 
@@ -201,7 +179,7 @@ def run(module: Any, client: Any) -> Dict[str, Any]:
             request["tags"] = {k: str(v) for k, v in params["tags"].items()}
         if module.check_mode:
             return {"changed": True, "addon": render(request), "diff": {"before": before, "after": render(request)}}
-        call(client, "create_addon", **request)
+        kit.call(client, "create_addon", **request)
         after = settle() or {}
         return {"changed": True, "addon": render(after), "diff": {"before": before, "after": render(after)}}
 
@@ -210,7 +188,7 @@ def run(module: Any, client: Any) -> Dict[str, Any]:
     if update:
         changed = True
         if not module.check_mode:
-            call(
+            kit.call(
                 client,
                 "update_addon",
                 clusterName=cluster,
@@ -219,7 +197,7 @@ def run(module: Any, client: Any) -> Dict[str, Any]:
                 **update,
             )
             addon = settle() or addon
-    if sync_dict_tags(
+    if kit.sync_dict_tags(
         client,
         addon["addonArn"],
         addon.get("tags") or {},
@@ -243,24 +221,16 @@ def main() -> None:
         configuration_values=dict(type="dict"),
         resolve_conflicts=dict(type="str", choices=["OVERWRITE", "PRESERVE", "NONE"], default="OVERWRITE"),
         preserve_on_delete=dict(type="bool", default=False),
-        tags=dict(type="dict", default={}),
-        purge_tags=dict(type="bool", default=True),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=900),
+        **kit.TAG_OPTIONS,
+        **kit.wait_options(900),
     )
-    module = AnsibleAWSModule(
-        argument_spec=argument_spec, supports_check_mode=True, required_if=[("state", "present", ["version"])]
+    kit.run_module(
+        argument_spec,
+        run,
+        service="eks",
+        failure=lambda params: f"Failed to manage add-on {params['name']}",
+        required_if=[("state", "present", ["version"])],
     )
-    client = module.client("eks")
-    try:
-        result = run(module, client)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-        module.fail_json_aws(error, msg=f"Failed to manage add-on {module.params['name']}")
-    except WaitTimeout as error:
-        module.fail_json(msg=str(error))
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -83,26 +83,12 @@ options:
   service_ipv4_cidr:
     description: Range of Kubernetes service addresses; AWS picks one when omitted. Fixed at creation.
     type: str
-  tags:
-    description: Tags of the cluster.
-    type: dict
-    default: {}
-  purge_tags:
-    description: Remove tags that are not in I(tags).
-    type: bool
-    default: true
-  wait:
-    description: Wait for the cluster to be C(ACTIVE) (or gone, with I(state=absent)).
-    type: bool
-    default: true
   wait_timeout:
-    description: Seconds to wait for.
+    description: Seconds to wait for the cluster to be C(ACTIVE) (or gone, with I(state=absent)).
     type: int
     default: 1800
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [amazon.aws.tags, strata_aws.wait,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -145,31 +131,15 @@ cluster:
 
 from typing import Any, Dict, List, Optional
 
-try:
-    import botocore
-except ImportError:
-    botocore = None  # AnsibleAWSModule reports the missing dependency
-
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
-from ansible.module_utils.strata_aws import WaitTimeout, call, is_error, sync_dict_tags, wait_until
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible.module_utils import strata_aws as kit
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
 
-class Refused(RuntimeError):
-    """A change AWS cannot make in place; the message tells the operator what to do."""
-
-
 def describe(client: Any, name: str) -> Optional[Dict[str, Any]]:
-    try:
-        cluster: Dict[str, Any] = call(client, "describe_cluster", name=name)["cluster"]
-    except botocore.exceptions.ClientError as error:
-        if is_error(error, "ResourceNotFoundException"):
-            return None
-        raise
-    return cluster
+    found: Optional[Dict[str, Any]] = kit.describe_or_none(client, "describe_cluster", "cluster", name=name)
+    return found
 
 
 def endpoint_access(params: Dict[str, Any]) -> Dict[str, Any]:
@@ -241,29 +211,29 @@ def next_minor(current: str, wanted: str) -> str:
     cur = tuple(int(x) for x in current.split(".")[:2])
     want = tuple(int(x) for x in wanted.split(".")[:2])
     if want < cur:
-        raise Refused(f"version {wanted} is older than the cluster's {current}: EKS cannot downgrade a cluster")
+        raise kit.Refused(f"version {wanted} is older than the cluster's {current}: EKS cannot downgrade a cluster")
     if want[0] != cur[0]:
-        raise Refused(f"version {wanted}: EKS upgrades within one major version only (cluster is {current})")
+        raise kit.Refused(f"version {wanted}: EKS upgrades within one major version only (cluster is {current})")
     return f"{cur[0]}.{min(want[1], cur[1] + 1)}"
 
 
 def planned_updates(cluster: Dict[str, Any], params: Dict[str, Any]) -> List[Dict[str, Any]]:
     """The update requests that take the cluster to the wanted settings, in the order they
-    are applied. Raises Refused for a change AWS cannot make in place."""
+    are applied. Raises kit.Refused for a change AWS cannot make in place."""
     vpc = cluster.get("resourcesVpcConfig") or {}
     if params["subnet_ids"] and sorted(vpc.get("subnetIds") or []) != sorted(params["subnet_ids"]):
-        raise Refused(
+        raise kit.Refused(
             f"subnet_ids differ from the cluster's {sorted(vpc.get('subnetIds') or [])}; "
             "this module does not move a cluster between subnets"
         )
     current_key = encryption_key(cluster)
     if current_key and params["encryption_key_arn"] and current_key != params["encryption_key_arn"]:
-        raise Refused(
+        raise kit.Refused(
             f"the cluster's secrets are encrypted with {current_key}; EKS cannot change the key "
             f"(encryption_key_arn={params['encryption_key_arn']})"
         )
     if current_key and not params["encryption_key_arn"]:
-        raise Refused(f"the cluster's secrets are encrypted with {current_key}; EKS cannot remove encryption")
+        raise kit.Refused(f"the cluster's secrets are encrypted with {current_key}; EKS cannot remove encryption")
     name = params["name"]
     updates: List[Dict[str, Any]] = []
     if current_access(cluster) != endpoint_access(params):
@@ -320,7 +290,7 @@ class ClusterManager:
     def wait_active(self) -> Dict[str, Any]:
         if not self.params["wait"]:
             return describe(self.client, self.params["name"]) or {}
-        cluster: Dict[str, Any] = wait_until(
+        cluster: Dict[str, Any] = kit.wait_until(
             lambda: describe(self.client, self.params["name"]),
             lambda c: c is not None and c.get("status") == "ACTIVE",
             timeout=self.params["wait_timeout"],
@@ -335,7 +305,7 @@ class ClusterManager:
             request = create_request(params)
             if self.check_mode:
                 return {**request, "status": "CREATING"}
-            call(self.client, "create_cluster", **request)
+            kit.call(self.client, "create_cluster", **request)
             return self.wait_active()
         if cluster.get("status") in ("CREATING", "UPDATING"):
             cluster = self.wait_active()
@@ -344,9 +314,9 @@ class ClusterManager:
             if self.check_mode:
                 continue
             operation = update.pop("operation")
-            call(self.client, operation, **update)
+            kit.call(self.client, operation, **update)
             cluster = self.wait_active()
-        if sync_dict_tags(
+        if kit.sync_dict_tags(
             self.client,
             cluster["arn"],
             cluster.get("tags") or {},
@@ -365,16 +335,16 @@ class ClusterManager:
         self.changed = True
         if self.check_mode:
             return
-        groups = call(self.client, "list_nodegroups", clusterName=self.params["name"]).get("nodegroups") or []
+        groups = kit.call(self.client, "list_nodegroups", clusterName=self.params["name"]).get("nodegroups") or []
         if groups:
-            raise Refused(
+            raise kit.Refused(
                 f"cluster {self.params['name']} still has node groups {groups}; delete them first "
                 "(strata_eks_nodegroup state=absent)"
             )
         if cluster.get("status") != "DELETING":
-            call(self.client, "delete_cluster", name=self.params["name"])
+            kit.call(self.client, "delete_cluster", name=self.params["name"])
         if self.params["wait"]:
-            wait_until(
+            kit.wait_until(
                 lambda: describe(self.client, self.params["name"]),
                 lambda c: c is None,
                 timeout=self.params["wait_timeout"],
@@ -395,6 +365,20 @@ def run(module: Any, client: Any) -> Dict[str, Any]:
     return {"changed": manager.changed, "cluster": result, "diff": {"before": before, "after": result}}
 
 
+def check(params: Dict[str, Any]) -> Optional[str]:
+    """What the argument spec cannot say; a message refuses the input before any kit.call."""
+    if params["state"] != "present":
+        return None
+    if params["endpoint_public_access"] and not params["public_access_cidrs"]:
+        return (
+            "endpoint_public_access=true needs public_access_cidrs (an allow-list); "
+            "AWS would otherwise open the API endpoint to 0.0.0.0/0"
+        )
+    if not params["endpoint_private_access"] and not params["endpoint_public_access"]:
+        return "endpoint_private_access and endpoint_public_access cannot both be false"
+    return None
+
+
 def main() -> None:
     argument_spec = dict(
         name=dict(type="str", required=True),
@@ -410,35 +394,17 @@ def main() -> None:
         logging_types=dict(type="list", elements="str", choices=LOG_TYPES, default=list(LOG_TYPES)),
         authentication_mode=dict(type="str", choices=["API", "API_AND_CONFIG_MAP", "CONFIG_MAP"], default="API"),
         service_ipv4_cidr=dict(type="str"),
-        tags=dict(type="dict", default={}),
-        purge_tags=dict(type="bool", default=True),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=1800),
+        **kit.TAG_OPTIONS,
+        **kit.wait_options(1800),
     )
-    module = AnsibleAWSModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
+    kit.run_module(
+        argument_spec,
+        run,
+        service="eks",
+        failure=lambda params: f"Failed to manage EKS cluster {params['name']}",
+        check=check,
         required_if=[("state", "present", ["version", "role_arn"])],
     )
-    params = module.params
-    if params["state"] == "present":
-        if params["endpoint_public_access"] and not params["public_access_cidrs"]:
-            module.fail_json(
-                msg="endpoint_public_access=true needs public_access_cidrs (an allow-list); "
-                "AWS would otherwise open the API endpoint to 0.0.0.0/0"
-            )
-        if not params["endpoint_private_access"] and not params["endpoint_public_access"]:
-            module.fail_json(msg="endpoint_private_access and endpoint_public_access cannot both be false")
-    client = module.client("eks")
-    try:
-        result = run(module, client)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-        module.fail_json_aws(error, msg=f"Failed to manage EKS cluster {params['name']}")
-    except (Refused, WaitTimeout) as error:
-        module.fail_json(msg=str(error))
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -103,26 +103,12 @@ options:
     description: Nodes replaced at once during an update.
     type: int
     default: 1
-  tags:
-    description: Tags of the node group.
-    type: dict
-    default: {}
-  purge_tags:
-    description: Remove tags that are not in I(tags).
-    type: bool
-    default: true
-  wait:
-    description: Wait for C(ACTIVE) (or deletion).
-    type: bool
-    default: true
   wait_timeout:
-    description: Seconds to wait for.
+    description: Seconds to wait for C(ACTIVE) (or the deletion).
     type: int
     default: 1800
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [amazon.aws.tags, strata_aws.wait,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -155,30 +141,16 @@ nodegroup:
 
 from typing import Any, Dict, List, Optional, Tuple
 
-try:
-    import botocore
-except ImportError:
-    botocore = None  # AnsibleAWSModule reports the missing dependency
-
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
-from ansible.module_utils.strata_aws import WaitTimeout, call, is_error, sync_dict_tags, wait_until
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible.module_utils import strata_aws as kit
 
 Taint = Tuple[str, str, str]
 
 
-class Refused(RuntimeError):
-    """A change AWS cannot make in place."""
-
-
 def describe(client: Any, cluster: str, name: str) -> Optional[Dict[str, Any]]:
-    try:
-        found: Dict[str, Any] = call(client, "describe_nodegroup", clusterName=cluster, nodegroupName=name)["nodegroup"]
-    except botocore.exceptions.ClientError as error:
-        if is_error(error, "ResourceNotFoundException"):
-            return None
-        raise
+    found: Optional[Dict[str, Any]] = kit.describe_or_none(
+        client, "describe_nodegroup", "nodegroup", clusterName=cluster, nodegroupName=name
+    )
     return found
 
 
@@ -286,7 +258,7 @@ class NodegroupManager:
     def wait_active(self) -> Dict[str, Any]:
         if not self.params["wait"]:
             return self._describe() or {}
-        found: Dict[str, Any] = wait_until(
+        found: Dict[str, Any] = kit.wait_until(
             self._describe,
             lambda n: n is not None and n.get("status") in ("ACTIVE", "DEGRADED", "CREATE_FAILED"),
             timeout=self.params["wait_timeout"],
@@ -294,7 +266,7 @@ class NodegroupManager:
         )
         if found.get("status") == "CREATE_FAILED":
             issues = (found.get("health") or {}).get("issues") or []
-            raise Refused(f"node group {self.params['name']} failed to create: {issues}")
+            raise kit.Refused(f"node group {self.params['name']} failed to create: {issues}")
         return found
 
     def present(self, nodegroup: Optional[Dict[str, Any]]) -> Dict[str, Any]:
@@ -304,11 +276,11 @@ class NodegroupManager:
             request = create_request(params)
             if self.check_mode:
                 return {**request, "status": "CREATING"}
-            call(self.client, "create_nodegroup", **request)
+            kit.call(self.client, "create_nodegroup", **request)
             return self.wait_active()
         differences = immutable_differences(nodegroup, params)
         if differences:
-            raise Refused(
+            raise kit.Refused(
                 f"node group {params['name']} cannot change {'; '.join(differences)} in place: "
                 "create a node group with a new name, move the workloads, then remove this one"
             )
@@ -316,7 +288,7 @@ class NodegroupManager:
         if update:
             self.changed = True
             if not self.check_mode:
-                call(
+                kit.call(
                     self.client,
                     "update_nodegroup_config",
                     clusterName=params["cluster_name"],
@@ -324,7 +296,7 @@ class NodegroupManager:
                     **update,
                 )
                 nodegroup = self.wait_active()
-        if sync_dict_tags(
+        if kit.sync_dict_tags(
             self.client,
             nodegroup["nodegroupArn"],
             nodegroup.get("tags") or {},
@@ -344,14 +316,14 @@ class NodegroupManager:
         if self.check_mode:
             return
         if nodegroup.get("status") != "DELETING":
-            call(
+            kit.call(
                 self.client,
                 "delete_nodegroup",
                 clusterName=self.params["cluster_name"],
                 nodegroupName=self.params["name"],
             )
         if self.params["wait"]:
-            wait_until(
+            kit.wait_until(
                 self._describe,
                 lambda n: n is None,
                 timeout=self.params["wait_timeout"],
@@ -415,29 +387,17 @@ def main() -> None:
         disk_size=dict(type="int"),
         launch_template=dict(type="dict"),
         max_unavailable=dict(type="int", default=1),
-        tags=dict(type="dict", default={}),
-        purge_tags=dict(type="bool", default=True),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=1800),
+        **kit.TAG_OPTIONS,
+        **kit.wait_options(1800),
     )
-    module = AnsibleAWSModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
+    kit.run_module(
+        argument_spec,
+        run,
+        service="eks",
+        failure=lambda params: f"Failed to manage node group {params['name']}",
+        check=validate,
         required_if=[("state", "present", ["node_role_arn"])],
     )
-    problem = validate(module.params)
-    if problem:
-        module.fail_json(msg=problem)
-    client = module.client("eks")
-    try:
-        result = run(module, client)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-        module.fail_json_aws(error, msg=f"Failed to manage node group {module.params['name']}")
-    except (Refused, WaitTimeout) as error:
-        module.fail_json(msg=str(error))
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -41,18 +41,8 @@ options:
     type: list
     elements: str
     default: [9e99a48a9960b14926bb7f3b02e22da2b0ab7280]
-  tags:
-    description: Tags of the provider.
-    type: dict
-    default: {}
-  purge_tags:
-    description: Remove tags that are not in I(tags).
-    type: bool
-    default: true
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [amazon.aws.tags,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -75,14 +65,7 @@ provider:
 
 from typing import Any, Dict, List, Optional, Tuple
 
-try:
-    import botocore
-except ImportError:
-    botocore = None  # AnsibleAWSModule reports the missing dependency
-
-from ansible.module_utils.strata_aws import call, tag_changes, tags_to_dict
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible.module_utils import strata_aws as kit
 
 
 def bare(url: str) -> str:
@@ -90,16 +73,16 @@ def bare(url: str) -> str:
 
 
 def find(client: Any, url: str) -> Optional[Dict[str, Any]]:
-    for item in call(client, "list_open_id_connect_providers").get("OpenIDConnectProviderList") or []:
+    for item in kit.call(client, "list_open_id_connect_providers").get("OpenIDConnectProviderList") or []:
         arn = item["Arn"]
         if arn.split(":oidc-provider/", 1)[-1] == bare(url):
-            provider = call(client, "get_open_id_connect_provider", OpenIDConnectProviderArn=arn)
+            provider = kit.call(client, "get_open_id_connect_provider", OpenIDConnectProviderArn=arn)
             return {
                 "arn": arn,
                 "url": bare(provider.get("Url", url)),
                 "client_id_list": sorted(provider.get("ClientIDList") or []),
                 "thumbprint_list": sorted(t.lower() for t in provider.get("ThumbprintList") or []),
-                "tags": tags_to_dict(provider.get("Tags")),
+                "tags": kit.tags_to_dict(provider.get("Tags")),
             }
     return None
 
@@ -111,7 +94,7 @@ def update(
     *,
     clients: List[str],
     thumbprints: List[str],
-    tags: Dict[str, str],
+    tags: Optional[Dict[str, str]],
 ) -> Tuple[bool, Dict[str, str], List[str]]:
     """Bring an existing provider to the wanted audiences, thumbprints and tags."""
     params, check = module.params, module.check_mode
@@ -120,11 +103,13 @@ def update(
     for client_id in sorted(set(clients) - set(existing["client_id_list"])):
         changed = True
         if not check:
-            call(client, "add_client_id_to_open_id_connect_provider", OpenIDConnectProviderArn=arn, ClientID=client_id)
+            kit.call(
+                client, "add_client_id_to_open_id_connect_provider", OpenIDConnectProviderArn=arn, ClientID=client_id
+            )
     for client_id in sorted(set(existing["client_id_list"]) - set(clients)):
         changed = True
         if not check:
-            call(
+            kit.call(
                 client,
                 "remove_client_id_from_open_id_connect_provider",
                 OpenIDConnectProviderArn=arn,
@@ -133,24 +118,24 @@ def update(
     if existing["thumbprint_list"] != thumbprints:
         changed = True
         if not check:
-            call(
+            kit.call(
                 client,
                 "update_open_id_connect_provider_thumbprint",
                 OpenIDConnectProviderArn=arn,
                 ThumbprintList=thumbprints,
             )
-    to_set, to_remove = tag_changes(existing["tags"], tags, params["purge_tags"])
+    to_set, to_remove = kit.tag_changes(existing["tags"], tags, params["purge_tags"])
     if to_set or to_remove:
         changed = True
         if not check and to_set:
-            call(
+            kit.call(
                 client,
                 "tag_open_id_connect_provider",
                 OpenIDConnectProviderArn=arn,
                 Tags=[{"Key": k, "Value": v} for k, v in sorted(to_set.items())],
             )
         if not check and to_remove:
-            call(client, "untag_open_id_connect_provider", OpenIDConnectProviderArn=arn, TagKeys=to_remove)
+            kit.call(client, "untag_open_id_connect_provider", OpenIDConnectProviderArn=arn, TagKeys=to_remove)
     return changed, to_set, to_remove
 
 
@@ -161,20 +146,25 @@ def run(module: Any, client: Any) -> Dict[str, Any]:
     check = module.check_mode
     if params["state"] == "absent":
         if existing and not check:
-            call(client, "delete_open_id_connect_provider", OpenIDConnectProviderArn=existing["arn"])
+            kit.call(client, "delete_open_id_connect_provider", OpenIDConnectProviderArn=existing["arn"])
         return {"changed": existing is not None, "provider": {}, "diff": {"before": before, "after": {}}}
 
     clients = sorted(set(params["client_ids"]))
     thumbprints = sorted({t.lower() for t in params["thumbprints"]})
-    tags = {k: str(v) for k, v in params["tags"].items()}
+    tags = None if params["tags"] is None else {k: str(v) for k, v in params["tags"].items()}
     if existing is None:
-        after = {"url": bare(params["url"]), "client_id_list": clients, "thumbprint_list": thumbprints, "tags": tags}
+        after = {
+            "url": bare(params["url"]),
+            "client_id_list": clients,
+            "thumbprint_list": thumbprints,
+            "tags": tags or {},
+        }
         if not check:
             request: Dict[str, Any] = {"Url": "https://" + bare(params["url"]), "ClientIDList": clients}
             request["ThumbprintList"] = thumbprints
             if tags:
-                request["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
-            after["arn"] = call(client, "create_open_id_connect_provider", **request)["OpenIDConnectProviderArn"]
+                request["Tags"] = kit.tag_list(tags)
+            after["arn"] = kit.call(client, "create_open_id_connect_provider", **request)["OpenIDConnectProviderArn"]
         return {"changed": True, "provider": after, "diff": {"before": {}, "after": after}}
 
     changed, to_set, to_remove = update(client, existing, module, clients=clients, thumbprints=thumbprints, tags=tags)
@@ -189,18 +179,14 @@ def main() -> None:
         state=dict(type="str", choices=["present", "absent"], default="present"),
         client_ids=dict(type="list", elements="str", default=["sts.amazonaws.com"]),
         thumbprints=dict(type="list", elements="str", default=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"]),
-        tags=dict(type="dict", default={}),
-        purge_tags=dict(type="bool", default=True),
+        **kit.TAG_OPTIONS,
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    client = module.client("iam")
-    try:
-        result = run(module, client)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-        module.fail_json_aws(error, msg=f"Failed to manage the OIDC provider of {module.params['url']}")
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
+    kit.run_module(
+        argument_spec,
+        run,
+        service="iam",
+        failure=lambda params: f"Failed to manage the OIDC provider of {params['url']}",
+    )
 
 
 if __name__ == "__main__":

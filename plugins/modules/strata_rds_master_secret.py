@@ -32,10 +32,7 @@ options:
   kms_key_id:
     description: KMS key (ARN, id or alias) that encrypts the secret; AWS's C(aws/secretsmanager) key when omitted.
     type: str
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -58,22 +55,15 @@ master_user_secret:
 
 from typing import Any, Dict, Optional
 
-try:
-    import botocore
-except ImportError:
-    botocore = None  # AnsibleAWSModule reports the missing dependency
-
-from ansible.module_utils.strata_aws import call
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible.module_utils import strata_aws as kit
 
 
 def describe(client: Any, params: Dict[str, Any]) -> Dict[str, Any]:
     if params["db_cluster_identifier"]:
-        clusters = call(client, "describe_db_clusters", DBClusterIdentifier=params["db_cluster_identifier"])
+        clusters = kit.call(client, "describe_db_clusters", DBClusterIdentifier=params["db_cluster_identifier"])
         found: Dict[str, Any] = clusters["DBClusters"][0]
     else:
-        instances = call(client, "describe_db_instances", DBInstanceIdentifier=params["db_instance_identifier"])
+        instances = kit.call(client, "describe_db_instances", DBInstanceIdentifier=params["db_instance_identifier"])
         found = instances["DBInstances"][0]
     return found
 
@@ -109,41 +99,42 @@ def run(module: Any, client: Any, resolve: Any) -> Dict[str, Any]:
         after = {**before, "kms_key_id": params["kms_key_id"] or before["kms_key_id"]}
         return {"changed": True, "master_user_secret": after, "diff": {"before": before, "after": after}}
     if params["db_cluster_identifier"]:
-        result = call(client, "modify_db_cluster", DBClusterIdentifier=params["db_cluster_identifier"], **request)
+        result = kit.call(client, "modify_db_cluster", DBClusterIdentifier=params["db_cluster_identifier"], **request)
         secret = result["DBCluster"].get("MasterUserSecret")
     else:
-        result = call(client, "modify_db_instance", DBInstanceIdentifier=params["db_instance_identifier"], **request)
+        result = kit.call(
+            client, "modify_db_instance", DBInstanceIdentifier=params["db_instance_identifier"], **request
+        )
         secret = result["DBInstance"].get("MasterUserSecret")
     after = render(secret)
     return {"changed": True, "master_user_secret": after, "diff": {"before": before, "after": after}}
 
 
-def main() -> None:
-    module = AnsibleAWSModule(
-        argument_spec=dict(
-            db_instance_identifier=dict(type="str"),
-            db_cluster_identifier=dict(type="str"),
-            kms_key_id=dict(type="str", no_log=False),
-        ),
-        supports_check_mode=True,
-        required_one_of=[("db_instance_identifier", "db_cluster_identifier")],
-        mutually_exclusive=[("db_instance_identifier", "db_cluster_identifier")],
-    )
-    client = module.client("rds")
+def with_key_resolver(module: Any, client: Any) -> Dict[str, Any]:
+    """run() with a resolver of any KMS key id, ARN or alias to the key's ARN (RDS reports the ARN)."""
     kms = module.client("kms")
 
     def resolve(key: str) -> str:
-        """Any key id, ARN or alias -> the key's ARN (RDS reports the ARN)."""
-        arn: str = call(kms, "describe_key", KeyId=key)["KeyMetadata"]["Arn"]
+        arn: str = kit.call(kms, "describe_key", KeyId=key)["KeyMetadata"]["Arn"]
         return arn
 
-    try:
-        result = run(module, client, resolve)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-        module.fail_json_aws(error, msg="Failed to hand the master password to Secrets Manager")
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
+    return run(module, client, resolve)
+
+
+def main() -> None:
+    argument_spec = dict(
+        db_instance_identifier=dict(type="str"),
+        db_cluster_identifier=dict(type="str"),
+        kms_key_id=dict(type="str", no_log=False),
+    )
+    kit.run_module(
+        argument_spec,
+        with_key_resolver,
+        service="rds",
+        failure="Failed to hand the master password to Secrets Manager",
+        required_one_of=[("db_instance_identifier", "db_cluster_identifier")],
+        mutually_exclusive=[("db_instance_identifier", "db_cluster_identifier")],
+    )
 
 
 if __name__ == "__main__":

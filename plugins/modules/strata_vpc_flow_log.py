@@ -65,18 +65,8 @@ options:
   log_format:
     description: Custom record format; AWS's default format when omitted.
     type: str
-  tags:
-    description: Tags of the flow log.
-    type: dict
-    default: {}
-  purge_tags:
-    description: Remove tags that are not in I(tags).
-    type: bool
-    default: true
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [amazon.aws.tags,
+  amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3]
 """
 
 EXAMPLES = r"""
@@ -122,15 +112,8 @@ flow_log:
 
 from typing import Any, Dict, List, Optional
 
-try:
-    import botocore
-except ImportError:
-    botocore = None  # AnsibleAWSModule reports the missing dependency
-
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
-from ansible.module_utils.strata_aws import call, tag_changes, tag_specifications, tags_to_dict
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible.module_utils import strata_aws as kit
 
 # Settings that identify a flow log and cannot change without replacing it.
 IMMUTABLE = (
@@ -187,7 +170,7 @@ class FlowLogManager:
             {"Name": "traffic-type", "Values": [settings["TrafficType"]]},
             {"Name": "log-destination-type", "Values": [settings["LogDestinationType"]]},
         ]
-        flow_logs = call(self.client, "describe_flow_logs", Filters=filters)["FlowLogs"]
+        flow_logs = kit.call(self.client, "describe_flow_logs", Filters=filters)["FlowLogs"]
         if not flow_logs:
             return None
         # Prefer the one that already matches the destination; any other is a replacement candidate.
@@ -196,56 +179,56 @@ class FlowLogManager:
         return found
 
     def create(
-        self, resource_id: str, resource_type: str, settings: Dict[str, Any], tags: Dict[str, str]
+        self, resource_id: str, resource_type: str, settings: Dict[str, Any], tags: Optional[Dict[str, str]]
     ) -> Dict[str, Any]:
         self.changed = True
         if self.check_mode:
             return {"ResourceId": resource_id, **{k: v for k, v in settings.items() if v is not None}, "Tags": []}
         request = {"ResourceIds": [resource_id], "ResourceType": resource_type}
         request.update({k: v for k, v in settings.items() if v is not None})
-        specs = tag_specifications("vpc-flow-log", tags)
+        specs = kit.tag_specifications("vpc-flow-log", tags)
         if specs:
             request["TagSpecifications"] = specs
-        response = call(self.client, "create_flow_logs", **request)
+        response = kit.call(self.client, "create_flow_logs", **request)
         if response.get("Unsuccessful"):
             error = response["Unsuccessful"][0]["Error"]
-            raise RuntimeError(f"CreateFlowLogs refused {resource_id}: {error.get('Code')}: {error.get('Message')}")
+            raise kit.Refused(f"CreateFlowLogs refused {resource_id}: {error.get('Code')}: {error.get('Message')}")
         flow_log_id = response["FlowLogIds"][0]
-        described = call(self.client, "describe_flow_logs", FlowLogIds=[flow_log_id])["FlowLogs"]
+        described = kit.call(self.client, "describe_flow_logs", FlowLogIds=[flow_log_id])["FlowLogs"]
         return described[0] if described else {"FlowLogId": flow_log_id, "ResourceId": resource_id}
 
     def delete(self, flow_log: Dict[str, Any]) -> None:
         self.changed = True
         if not self.check_mode:
-            call(self.client, "delete_flow_logs", FlowLogIds=[flow_log["FlowLogId"]])
+            kit.call(self.client, "delete_flow_logs", FlowLogIds=[flow_log["FlowLogId"]])
 
-    def ensure_tags(self, flow_log: Dict[str, Any], wanted: Dict[str, str], purge: bool) -> Dict[str, Any]:
-        current = tags_to_dict(flow_log.get("Tags"))
-        to_set, to_remove = tag_changes(current, wanted, purge)
+    def ensure_tags(self, flow_log: Dict[str, Any], wanted: Optional[Dict[str, str]], purge: bool) -> Dict[str, Any]:
+        current = kit.tags_to_dict(flow_log.get("Tags"))
+        to_set, to_remove = kit.tag_changes(current, wanted, purge)
         if not to_set and not to_remove:
             return flow_log
         self.changed = True
         if not self.check_mode:
             if to_set:
-                call(
+                kit.call(
                     self.client,
                     "create_tags",
                     Resources=[flow_log["FlowLogId"]],
-                    Tags=[{"Key": k, "Value": v} for k, v in sorted(to_set.items())],
+                    Tags=kit.tag_list(to_set),
                 )
             if to_remove:
-                call(
+                kit.call(
                     self.client, "delete_tags", Resources=[flow_log["FlowLogId"]], Tags=[{"Key": k} for k in to_remove]
                 )
         merged = {k: v for k, v in {**current, **to_set}.items() if k not in to_remove}
-        return {**flow_log, "Tags": [{"Key": k, "Value": v} for k, v in sorted(merged.items())]}
+        return {**flow_log, "Tags": kit.tag_list(merged)}
 
 
 def render(flow_log: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     if not flow_log:
         return {}
     result: Dict[str, Any] = camel_dict_to_snake_dict(flow_log, ignore_list=["Tags"])
-    result["tags"] = tags_to_dict(flow_log.get("Tags"))
+    result["tags"] = kit.tags_to_dict(flow_log.get("Tags"))
     return result
 
 
@@ -274,6 +257,17 @@ def run(module: Any, client: Any) -> Dict[str, Any]:
     return {"changed": manager.changed, "flow_log": render(result), "diff": {"before": before, "after": render(result)}}
 
 
+def check(params: Dict[str, Any]) -> Optional[str]:
+    """What the argument spec cannot say; a message refuses the input before any kit.call."""
+    if (
+        params["state"] == "present"
+        and params["log_destination_type"] == "cloud-watch-logs"
+        and not params["deliver_logs_permission_arn"]
+    ):
+        return "deliver_logs_permission_arn is required to deliver flow logs to CloudWatch Logs"
+    return None
+
+
 def main() -> None:
     argument_spec = dict(
         state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -286,34 +280,20 @@ def main() -> None:
         log_destination=dict(type="str"),
         max_aggregation_interval=dict(type="int", choices=[60, 600], default=600),
         log_format=dict(type="str"),
-        tags=dict(type="dict", default={}),
-        purge_tags=dict(type="bool", default=True),
+        **kit.TAG_OPTIONS,
     )
-    module = AnsibleAWSModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
+    kit.run_module(
+        argument_spec,
+        run,
+        service="ec2",
+        failure="Failed to manage the flow log",
+        check=check,
         required_if=[
             ("log_destination_type", "cloud-watch-logs", ["log_group_name"]),
             ("log_destination_type", "s3", ["log_destination"]),
         ],
         mutually_exclusive=[("log_group_name", "log_destination")],
     )
-    if (
-        module.params["state"] == "present"
-        and module.params["log_destination_type"] == "cloud-watch-logs"
-        and not module.params["deliver_logs_permission_arn"]
-    ):
-        module.fail_json(msg="deliver_logs_permission_arn is required to deliver flow logs to CloudWatch Logs")
-    client = module.client("ec2")
-    try:
-        result = run(module, client)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-        module.fail_json_aws(error, msg="Failed to manage the flow log")
-    except RuntimeError as error:
-        module.fail_json(msg=str(error))
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,19 @@ A unit test regenerates every page and compares.
 from __future__ import annotations
 
 import ast
+import importlib
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
 
 import yaml  # type: ignore[import-untyped]
+from ansible.utils.plugin_docs import merge_fragment
+
+ROOT = Path(__file__).resolve().parents[2]
+# Fragments whose options are written into the page's table: the platform's own and amazon.aws's tags. The common
+# AWS options (credentials, region, endpoint, retries) are named in one sentence instead.
+RESOLVED = ("strata_aws.", "amazon.aws.tags")
 
 
 def _blocks(path: Path) -> dict[str, str]:
@@ -51,9 +59,52 @@ def _rows(options: dict[str, Any], prefix: str = "") -> list[str]:
     return rows
 
 
+def _fragment(name: str) -> dict[str, Any]:
+    """A documentation fragment's YAML: `strata_aws.<attr>` from plugins/doc_fragments, `ns.coll.name` from the
+    installed collection (its DOCUMENTATION)."""
+    if name.startswith("strata_aws."):
+        spec = importlib.util.spec_from_file_location(
+            "strata_doc_fragments", ROOT / "plugins/doc_fragments/strata_aws.py"
+        )
+        if spec is None or spec.loader is None:
+            raise FileNotFoundError(f"plugins/doc_fragments/strata_aws.py: {name}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        text = getattr(module.ModuleDocFragment, name.split(".", 1)[1].upper())
+    else:
+        namespace, collection, fragment = name.split(".")
+        module = importlib.import_module(
+            f"ansible_collections.{namespace}.{collection}.plugins.doc_fragments.{fragment}"
+        )
+        text = module.ModuleDocFragment.DOCUMENTATION
+    loaded: dict[str, Any] = yaml.safe_load(text)
+    return loaded
+
+
+def _resolve(doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` with the options of its RESOLVED fragments merged in the way ansible-doc merges them (the module's own
+    definition of an option wins); the other fragments stay listed."""
+    fragments = doc.get("extends_documentation_fragment") or []
+    merged = dict(doc)
+    for name in fragments:
+        if name.startswith(RESOLVED):
+            fragment = _fragment(name)
+            fragment.pop("notes", None)
+            merge_fragment(merged, fragment)
+    merged["extends_documentation_fragment"] = [f for f in fragments if not f.startswith(RESOLVED)]
+    merged["options"] = dict(sorted((merged.get("options") or {}).items(), key=lambda item: _order(doc, item[0])))
+    return merged
+
+
+def _order(doc: dict[str, Any], name: str) -> tuple[int, str]:
+    """The module's own options first, in their order, then the fragments' options by name."""
+    own = list(doc.get("options") or {})
+    return (own.index(name), "") if name in own else (len(own), name)
+
+
 def render(path: Path) -> str:
     blocks = _blocks(path)
-    doc = yaml.safe_load(blocks["DOCUMENTATION"])
+    doc = _resolve(yaml.safe_load(blocks["DOCUMENTATION"]))
     returns = yaml.safe_load(blocks.get("RETURN", "")) or {}
     plugin_kind = "Lookup plugin" if path.parent.name == "lookup" else "Inventory plugin"
     kind, name = ("Module", doc["module"]) if "module" in doc else (plugin_kind, doc["name"])

@@ -155,21 +155,21 @@ def test_check_mode_plans_without_writing(eks: Any) -> None:
 
 def test_the_secrets_key_cannot_change(eks: Any) -> None:
     eks.stubber.add_response("describe_cluster", {"cluster": described()}, {"name": NAME})
-    with pytest.raises(cluster_module.Refused, match="cannot change the key"):
+    with pytest.raises(strata_aws.Refused, match="cannot change the key"):
         run(eks, encryption_key_arn="arn:aws:kms:eu-west-3:123456789012:key/2222")
 
 
 def test_upgrades_go_one_minor_version_at_a_time() -> None:
     assert cluster_module.next_minor("1.29", "1.31") == "1.30"
     assert cluster_module.next_minor("1.30", "1.31") == "1.31"
-    with pytest.raises(cluster_module.Refused, match="cannot downgrade"):
+    with pytest.raises(strata_aws.Refused, match="cannot downgrade"):
         cluster_module.next_minor("1.31", "1.30")
 
 
 def test_a_cluster_with_node_groups_is_not_deleted(eks: Any) -> None:
     eks.stubber.add_response("describe_cluster", {"cluster": described()}, {"name": NAME})
     eks.stubber.add_response("list_nodegroups", {"nodegroups": ["app"]}, {"clusterName": NAME})
-    with pytest.raises(cluster_module.Refused, match=r"node groups \['app'\]"):
+    with pytest.raises(strata_aws.Refused, match=r"node groups \['app'\]"):
         run(eks, state="absent")
 
 

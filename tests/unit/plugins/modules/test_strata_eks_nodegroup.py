@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.plugins.modules.stubs import FakeModule, load_module, not_found
+from tests.unit.plugins.modules.stubs import FakeModule, load_module, not_found, strata_aws
 
 nodegroup_module = load_module("strata_eks_nodegroup")
 
@@ -132,7 +132,7 @@ def test_the_desired_size_belongs_to_the_autoscaler_inside_the_bounds(eks: Any) 
 
 def test_an_immutable_change_is_refused_with_the_way_out(eks: Any) -> None:
     eks.stubber.add_response("describe_nodegroup", {"nodegroup": described()}, KEY)
-    with pytest.raises(nodegroup_module.Refused, match="create a node group with a new name"):
+    with pytest.raises(strata_aws.Refused, match="create a node group with a new name"):
         run(eks, instance_types=["r6i.xlarge"])
 
 
