@@ -5,7 +5,9 @@ an unknown field is an error). Custom resources (cert-manager, Prometheus operat
 listed as such, never counted as validated. checkov's Kubernetes checks then run over the folder, offline
 (--skip-download), and every skip annotation must say why.
 
-    python -m strata.k8s_check DIR [DIR ...] [--kubernetes-version 1.31] [--checkov PATH]
+    python -m strata.k8s_check DIR [DIR ...] [--kubernetes-version 1.N] [--checkov PATH]
+
+The version defaults to the one the render recorded in DIR/cluster.json: the environment's strata_kubernetes_version.
 """
 
 from __future__ import annotations
@@ -68,7 +70,17 @@ def name_of(doc: dict[str, Any]) -> str:
     return f"{doc.get('kind')} {meta.get('namespace', '-')}/{meta.get('name')}"
 
 
-def validate(folder: Path, version: str, report: Report) -> None:
+def cluster_version(folder: Path) -> str:
+    """The Kubernetes version the render of `folder` was made for (written by the k8s role in render mode)."""
+    record = folder / "cluster.json"
+    if not record.is_file():
+        raise SystemExit(f"{record} is missing: render with playbooks/kubernetes.yml -e k8s_render_dir={folder}")
+    return str(json.loads(record.read_text())["kubernetes_version"])
+
+
+def validate(folder: Path, version: str | None, report: Report) -> None:
+    """Every object of `folder` against the schemas of `version` (default: the version the render recorded)."""
+    version = version or cluster_version(folder)
     for path, doc in manifests(folder):
         where = f"{path.relative_to(folder)}: {name_of(doc)}"
         if str(doc.get("apiVersion", "")).startswith(CRD_GROUPS):
@@ -117,7 +129,7 @@ def run_checkov(folders: list[Path], checkov: str, report: Report) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="+", type=Path)
-    parser.add_argument("--kubernetes-version", default="1.31")
+    parser.add_argument("--kubernetes-version", help="default: the version each folder's render recorded")
     parser.add_argument("--checkov", default=default_checkov(), help="default: the venv of `make checkov`")
     parser.add_argument("--no-checkov", action="store_true", help="only the schema validation")
     args = parser.parse_args(argv)
@@ -126,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         validate(folder, args.kubernetes_version, report)
     if not args.no_checkov:
         run_checkov(args.folders, args.checkov, report)
-    print(f"kubernetes-validate --strict ({args.kubernetes_version}): {len(report.validated)} objects valid")
+    versions = sorted({args.kubernetes_version or cluster_version(f) for f in args.folders})
+    print(f"kubernetes-validate --strict ({', '.join(versions)}): {len(report.validated)} objects valid")
     print(f"custom resources (schema from their charts' CRDs, not validated offline): {len(report.custom)}")
     for where in report.custom:
         print(f"  {where}")
