@@ -129,18 +129,25 @@ def test_every_setting_of_the_service_is_documented() -> None:
     assert documented == {name.upper() for name in fields}
 
 
-def test_the_kubernetes_schemas_follow_the_cluster_version() -> None:
-    """The rendered manifests are validated against the version the eks role runs."""
-    eks = yaml.safe_load((ROOT / "roles/eks/defaults/main.yml").read_text())["eks_version"]
-    k8s = yaml.safe_load((ROOT / "roles/k8s/defaults/main.yml").read_text())["k8s_version"]
-    assert k8s == eks
-
-
-def test_every_kubernetes_part_is_a_tagged_role_in_order() -> None:
-    (play,) = yaml.safe_load((ROOT / "playbooks/k8s.yml").read_text())
-    parts = next(t for t in play["tasks"] if "loop" in t)
-    roles = parts["vars"]["__k8s_parts"]
-    assert roles == ["k8s_namespaces", "k8s_ingress", "k8s_observability", "k8s_app", "k8s_cluster_addons"]
-    assert parts["tags"] == roles
-    for role in roles:
-        assert (ROOT / "roles" / role / "tasks/main.yml").is_file()
+def test_the_role_order_is_written_once() -> None:
+    """playbooks/vars/roles.yml is the one list of the roles' order: estate (and destroy, through it, reversed),
+    the Kubernetes play and the preflight read it; no playbook names the roles in a list of its own."""
+    order = yaml.safe_load((ROOT / "playbooks/vars/roles.yml").read_text())
+    estate, kubernetes = order["strata_estate_roles"], order["strata_kubernetes_roles"]
+    assert estate == ["kms", "eks", "bastion_host", "database", "registry", "storage", "backup", "dns"]
+    assert kubernetes == ["k8s_namespaces", "k8s_ingress", "k8s_observability", "k8s_app", "k8s_cluster_addons"]
+    on_disk = {p.name for p in (ROOT / "roles").iterdir() if (p / "tasks/main.yml").is_file()}
+    assert set(estate + kubernetes) <= on_disk
+    assert on_disk - set(estate + kubernetes) == {"network", "preflight", "k8s", "bastion_sshd", "runtime"}
+    for name in ("estate.yml", "k8s.yml", "preflight.yml"):
+        (play,) = [p for p in yaml.safe_load((ROOT / "playbooks" / name).read_text()) if "vars/roles.yml" in str(p)]
+        assert play["vars_files"] == ["vars/roles.yml"], name
+    destroy = yaml.safe_load((ROOT / "playbooks/destroy.yml").read_text())
+    assert [p.get("ansible.builtin.import_playbook") for p in destroy] == [
+        "preflight.yml", "k8s.yml", "estate.yml", "network.yml"
+    ]  # fmt: skip
+    assert destroy[2]["vars"] == {"strata_state": "absent"}
+    for path in (ROOT / "playbooks").glob("*.yml"):
+        text = path.read_text()
+        for role in estate + kubernetes:
+            assert f"role: {role}" not in text, f"{path.name} names {role}: loop over playbooks/vars/roles.yml"
