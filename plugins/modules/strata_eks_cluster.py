@@ -36,7 +36,7 @@ options:
     choices: [present, absent]
     default: present
   version:
-    description: Kubernetes version, for instance C(1.31). Required with I(state=present).
+    description: Kubernetes version, for instance C(1.35). Required with I(state=present).
     type: str
   role_arn:
     description: IAM role of the control plane. Required with I(state=present).
@@ -95,7 +95,7 @@ EXAMPLES = r"""
 - name: A private cluster whose secrets are encrypted with the platform's key
   strata_eks_cluster:
     name: strata-staging
-    version: "1.31"
+    version: "1.35"
     role_arn: "{{ cluster_role.arn }}"
     subnet_ids: "{{ app_subnet_ids }}"
     security_group_ids: ["{{ app_sg_id }}"]
@@ -122,7 +122,7 @@ cluster:
   sample:
     name: strata-staging
     arn: arn:aws:eks:eu-west-3:123456789012:cluster/strata-staging
-    version: "1.31"
+    version: "1.35"
     status: ACTIVE
     endpoint: https://ABCDEF.gr7.eu-west-3.eks.amazonaws.com
     identity: {oidc: {issuer: https://oidc.eks.eu-west-3.amazonaws.com/id/ABCDEF}}

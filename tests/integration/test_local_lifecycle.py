@@ -25,8 +25,13 @@ import psycopg
 import pytest
 import yaml
 
-from strata import cloud, docs
+from strata import cloud, docs, fleet
 from tests.helpers import REGION, ROOT, Background, Run, free_port, port_is_free, run, steady_load, venv_env
+
+# The environment's Kubernetes version (inventories/local/group_vars/all/env.yml): the cluster runs it.
+KUBERNETES_VERSION = yaml.safe_load((ROOT / "inventories/local/group_vars/all/env.yml").read_text())[
+    "strata_kubernetes_version"
+]
 
 pytestmark = pytest.mark.integration
 
@@ -144,7 +149,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 
 def tags(resource: dict[str, Any]) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+    return fleet.tags_of(resource)
 
 
 def test_make_up_prints_the_topology_and_the_endpoint(lab: Lab) -> None:
@@ -153,7 +158,7 @@ def test_make_up_prints_the_topology_and_the_endpoint(lab: Lab) -> None:
     assert "strata-local: primary 10.0.0.0/22, secondary 10.2.0.0/22, 10.4.0.0/22, 10.6.0.0/22" in out
     assert "subnets app      eu-west-3a 10.4.1.0/24, eu-west-3b 10.4.2.0/24, eu-west-3c 10.4.3.0/24" in out
     assert out.count("NAT gateway nat-") == 3
-    assert "EKS cluster strata-local 1.31 (ACTIVE)" in out
+    assert f"EKS cluster strata-local {KUBERNETES_VERSION} (ACTIVE)" in out
     assert "node group app      3 instance(s): eu-west-3a, eu-west-3b, eu-west-3c" in out
     assert "database strata-local postgres multi-AZ=True" in out
     assert "private zone local.strata.internal" in out
@@ -316,7 +321,7 @@ def test_kms_keys_one_per_purpose_with_rotation(lab: Lab) -> None:
 def test_eks_cluster_private_encrypted_logged_in_the_app_subnets(lab: Lab) -> None:
     eks = boto3.client("eks", region_name=REGION, endpoint_url=lab.endpoint)
     cluster = eks.describe_cluster(name="strata-local")["cluster"]
-    assert cluster["status"] == "ACTIVE" and cluster["version"] == "1.31"
+    assert cluster["status"] == "ACTIVE" and cluster["version"] == KUBERNETES_VERSION
     app_subnets = {s["SubnetId"] for s in lab.owned("describe_subnets", "Subnets", tag_tier=["app"])}
     vpc = cluster["resourcesVpcConfig"]
     assert set(vpc["subnetIds"]) == app_subnets and len(app_subnets) == 3
