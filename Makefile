@@ -126,9 +126,13 @@ docs: venv ## Build the documentation site (mkdocs, material theme) into site/, 
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict  # not --quiet: it hides the warnings strict counts
 
 .PHONY: security
+# CKV2_ANSIBLE_3 wants a rescue on every block; the platform's blocks group tasks under one condition (render mode,
+# check mode on an empty cloud, a secret read once), where a failure must stop the play. Other findings are skipped in
+# place, each with its reason (# checkov:skip=ID: why).
 security: venv checkov ## bandit on the Python code, checkov on the Ansible code (offline)
 	$(BIN)/bandit -q -ll -r src plugins app/src
-	$(STRATA_CHECKOV) --framework ansible -d roles -d playbooks --skip-download --quiet --compact
+	$(STRATA_CHECKOV) --framework ansible -d roles -d playbooks --skip-download --quiet --compact \
+	  --skip-check CKV2_ANSIBLE_3
 
 .PHONY: unit
 unit: venv ## Unit and property-based tests
@@ -191,7 +195,7 @@ dast: venv ## DAST with schemathesis against a running service: make dast DAST_U
 # Kubernetes checks, one after the other. Every test starts its own cloud, runtime and containers on free ports.
 # --output-sync keeps each target's output in one piece.
 test: venv ## Set up and run the whole suite (what CI runs)
-	$(MAKE) --no-print-directory --output-sync=target -j2 lint fast-tests docs
+	$(MAKE) --no-print-directory --output-sync=target -j2 lint fast-tests docs security
 	$(MAKE) --no-print-directory --output-sync=target -j2 integration-lab integration-cloud molecule k8s-tests
 
 .PHONY: fast-tests
