@@ -168,7 +168,7 @@ k8s-check: venv checkov ## Render staging and production into $(K8S_RENDER)/<env
 	for env in staging production; do \
 	  $(BIN)/ansible-playbook playbooks/kubernetes.yml -e env=$$env -e k8s_render_dir=$(abspath $(K8S_RENDER))/$$env; \
 	done
-	$(BIN)/python -m strata.k8s_check $(K8S_RENDER)/staging $(K8S_RENDER)/production
+	$(BIN)/python -m strata.tools.k8s_check $(K8S_RENDER)/staging $(K8S_RENDER)/production
 
 # Against a running service (staging after a deploy, or env=local's runtime): functional tests, a load test with
 # pass/fail thresholds, and DAST (schemathesis: every operation of the OpenAPI document, no 5xx, responses as
@@ -207,5 +207,5 @@ image: venv ## Build the catalog's container image with podman (localhost/strata
 
 .PHONY: bench
 bench: venv ## Benchmarks: inventory discovery, SSH fan-out through the bastion, the service over HTTP (Traefik vs direct)
-	$(BIN)/python -m strata.bench
-	$(BIN)/python -m strata.bench_http
+	$(BIN)/python -m strata.tools.bench
+	$(BIN)/python -m strata.tools.bench_http

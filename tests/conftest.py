@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from strata import cloud
+from strata.tools import cloud
 from tests.helpers import Cloud, free_port
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import boto3
 
-from strata import cloud
+from strata.tools import cloud
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = ROOT / ".venv" / "bin"

@@ -13,10 +13,16 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 try:
-    from strata.address_plan import AddressPlanError, build_address_plan
-    from strata.guards import TargetError, check_aws_target
-    from strata.kubernetes_nodes import asg_drift, asg_tag, autoscaler_node_template, kubelet_labels, kubelet_taint
-    from strata.network_policy import nacl_rules
+    from strata.domain.address_plan import AddressPlanError, build_address_plan
+    from strata.domain.guards import TargetError, check_aws_target
+    from strata.domain.kubernetes_nodes import (
+        asg_drift,
+        asg_tag,
+        autoscaler_node_template,
+        kubelet_labels,
+        kubelet_taint,
+    )
+    from strata.domain.network_policy import nacl_rules
 except ImportError as exc:  # pragma: no cover - only without the project's virtualenv
     raise AnsibleFilterError(
         "the strata package is not importable; run `make venv` and activate .venv "

@@ -146,7 +146,7 @@ except ImportError:  # pragma: no cover - reported at parse time
     boto3 = None
 
 # The fleet's tag contract has one home, shared with the lab, the summary and the bench.
-from strata import fleet  # noqa: E402
+from strata.domain import fleet  # noqa: E402
 
 RUNNING_STATES = list(fleet.RUNNING_STATES)
 STOPPED_STATES = list(fleet.STOPPED_STATES)

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_a_small_benchmark_measures_every_row() -> None:
-    argv = [str(VENV_BIN / "python"), "-m", "strata.bench", "--instances", "30", "--groups", "3"]
+    argv = [str(VENV_BIN / "python"), "-m", "strata.tools.bench", "--instances", "30", "--groups", "3"]
     result = run([*argv, "--lab-nodes", "3", "--repeat", "1"], venv_env(), timeout=900)
     assert result.returncode == 0, result.output[-4000:]
     out = result.output

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from app.tests.pg import Postgres
 
-from strata import image
-from strata.baseimage import CONTAINERS_CONF
+from strata.tools import image
+from strata.tools.baseimage import CONTAINERS_CONF
 from tests.helpers import Run, free_port, run, venv_env
 
 pytestmark = pytest.mark.integration

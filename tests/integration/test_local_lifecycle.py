@@ -25,7 +25,8 @@ import psycopg
 import pytest
 import yaml
 
-from strata import cloud, docs, fleet
+from strata.domain import fleet
+from strata.tools import cloud, docs
 from tests.helpers import REGION, ROOT, Background, Run, free_port, port_is_free, run, steady_load, venv_env
 
 # The environment's Kubernetes version (inventories/local/group_vars/all/env.yml): the cluster runs it.
@@ -787,7 +788,7 @@ def test_prometheus_sees_every_target_up_and_the_request_counter_rising(lab: Lab
 
 def test_bench_reports_throughput_and_latency_through_traefik_and_direct(lab: Lab) -> None:
     """`make bench`'s HTTP part, short, against this runtime: four rows, every request answered 2xx."""
-    argv = [str(ROOT / ".venv/bin/python"), "-m", "strata.bench_http", "--runtime", str(lab.runtime_state)]
+    argv = [str(ROOT / ".venv/bin/python"), "-m", "strata.tools.bench_http", "--runtime", str(lab.runtime_state)]
     result = run([*argv, "--seconds", "2", "--connections", "4"], venv_env(**lab.extra))
     assert result.returncode == 0, result.output[-3000:]
     row = r"^\| ((?:read|write), [^|]+) \| (\d+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| (\d+) \| ([\d.]+)x \|$"
@@ -836,7 +837,7 @@ def test_destroy_leaves_nothing_tagged_and_down_stops_the_cloud(lab: Lab) -> Non
     ports = [p for v in lab.runtime_ports.values() for p in (v if isinstance(v, list) else [v])]
     assert all(port_is_free(p) for p in ports), ports
     containers = run(
-        ["podman", "ps", "-a", "--filter", "label=io.strata.lab", "--format", "{{.Names}}"],
+        ["podman", "ps", "-a", "--filter", "label=io.strata.tools.lab", "--format", "{{.Names}}"],
         venv_env(CONTAINERS_CONF=str(ROOT / "lab/containers.conf")),
     )
     assert containers.returncode == 0 and containers.output.strip() == ""

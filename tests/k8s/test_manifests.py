@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from catalog import metrics
-from strata import k8s_check
+from strata.tools import k8s_check
 from tests.helpers import ROOT, VENV_BIN, Run, free_port, run, venv_env
 
 ENVS = ("local", "staging", "production")

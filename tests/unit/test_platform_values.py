@@ -11,7 +11,7 @@ import pytest
 import yaml
 from jinja2 import Environment
 
-from strata import fleet
+from strata.domain import fleet
 from tests.helpers import ROOT
 
 ENVS = sorted(p.name for p in (ROOT / "inventories").iterdir() if (p / "group_vars/all/env.yml").is_file())
@@ -63,7 +63,7 @@ BUILT_NAME = re.compile(r"strata-\{\{\s*(strata_)?env\b|['\"]strata-['\"]\s*~|f[
 
 def test_no_resource_name_is_built_outside_the_shared_value() -> None:
     allowed = {ROOT / "inventories" / env / "group_vars/all/env.yml" for env in ENVS}
-    allowed.add(ROOT / "src/strata/fleet.py")
+    allowed.add(ROOT / "src/strata/domain/fleet.py")
     roots = ["roles", "playbooks", "inventories", "plugins", "src", "molecule", "site.yml"]
     offenders = []
     for root in roots:
@@ -75,16 +75,18 @@ def test_no_resource_name_is_built_outside_the_shared_value() -> None:
             for number, line in enumerate(path.read_text().splitlines(), 1):
                 if BUILT_NAME.search(line):
                     offenders.append(f"{Path(path).relative_to(ROOT)}:{number}: {line.strip()}")
-    assert offenders == [], "use strata_name (Ansible) or strata.fleet.resource_name (Python):\n" + "\n".join(offenders)
+    assert offenders == [], "use strata_name (Ansible) or strata.domain.fleet.resource_name (Python):\n" + "\n".join(
+        offenders
+    )
 
 
 def test_one_tag_classifier() -> None:
-    """Which instance is a node and which the bastion is decided in strata.fleet only."""
+    """Which instance is a node and which the bastion is decided in strata.domain.fleet only."""
     pattern = re.compile(r"""["']eks:nodegroup-name["']|\.get\(["']role["']\)\s*==|\{t\["Key"\]: t\["Value"\]""")
     offenders = [
         str(path.relative_to(ROOT))
         for root in ("src", "plugins")
         for path in (ROOT / root).rglob("*.py")
-        if path != ROOT / "src/strata/fleet.py" and pattern.search(path.read_text())
+        if path != ROOT / "src/strata/domain/fleet.py" and pattern.search(path.read_text())
     ]
     assert offenders == []

@@ -12,7 +12,7 @@ import ansible_collections
 import yaml
 
 from catalog.settings import ServerSettings, Settings
-from strata import moduledoc
+from strata.tools import moduledoc
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,11 +86,11 @@ def test_every_module_has_docs() -> None:
 
 
 def test_module_reference_pages_are_generated_from_the_code() -> None:
-    """docs/modules/<name>.md is what `python -m strata.moduledoc` renders today, and every
+    """docs/modules/<name>.md is what `python -m strata.tools.moduledoc` renders today, and every
     description line is text (a stray `: ` turns a YAML line into a mapping)."""
     for module in sorted((ROOT / "plugins/modules").glob("strata_*.py")):
         page = ROOT / "docs/modules" / f"{module.stem}.md"
-        regenerate = f"regenerate {page.name}: python -m strata.moduledoc {module}"
+        regenerate = f"regenerate {page.name}: python -m strata.tools.moduledoc {module}"
         assert page.read_text() == moduledoc.render(module), regenerate
         assert "{'" not in page.read_text(), f"{module.name}: a description line parsed as a mapping"
 
@@ -100,13 +100,17 @@ def test_lookup_plugin_references_are_generated_from_the_code() -> None:
     assert plugins
     for plugin in plugins:
         page = ROOT / "docs/lookup" / f"{plugin.stem}.md"
-        assert page.read_text() == moduledoc.render(plugin), f"regenerate: python -m strata.moduledoc {plugin} > {page}"
+        assert page.read_text() == moduledoc.render(plugin), (
+            f"regenerate: python -m strata.tools.moduledoc {plugin} > {page}"
+        )
 
 
 def test_inventory_plugin_reference_is_generated_from_the_code() -> None:
     plugin = ROOT / "plugins/inventory/strata_fleet.py"
     page = ROOT / "docs/inventory.md"
-    assert page.read_text() == moduledoc.render(plugin), f"regenerate: python -m strata.moduledoc {plugin} > {page}"
+    assert page.read_text() == moduledoc.render(plugin), (
+        f"regenerate: python -m strata.tools.moduledoc {plugin} > {page}"
+    )
 
 
 def test_every_role_default_is_in_its_argument_specs() -> None:
@@ -151,3 +155,21 @@ def test_the_role_order_is_written_once() -> None:
         text = path.read_text()
         for role in estate + kubernetes:
             assert f"role: {role}" not in text, f"{path.name} names {role}: loop over playbooks/vars/roles.yml"
+
+
+def test_the_domain_imports_no_tool_and_no_sdk() -> None:
+    """strata.domain holds the rules (pure: the standard library and itself); strata.tools builds on it."""
+    import ast
+
+    allowed_roots = {"strata", "collections", "dataclasses", "typing", "ipaddress", "itertools", "urllib", "re"}
+    for path in sorted((ROOT / "src/strata/domain").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            for name in names:
+                assert not name.startswith("strata.tools"), f"{path.name} imports {name}"
+                assert name.split(".")[0] in allowed_roots | {"__future__"}, f"{path.name} imports {name}"
+    assert {p.stem for p in (ROOT / "tests/unit/strata/domain").glob("test_*.py")} >= {
+        f"test_{p.stem}" for p in (ROOT / "src/strata/domain").glob("*.py") if p.stem != "__init__"
+    }  # every domain module has its unit tests, mirrored

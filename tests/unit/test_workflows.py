@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from strata import docs
+from strata.tools import docs
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github/workflows").glob("*.yml"))

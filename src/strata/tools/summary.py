@@ -8,7 +8,8 @@ from typing import Any
 
 import boto3
 
-from strata import PROJECT, fleet
+from strata import PROJECT
+from strata.domain import fleet
 
 
 def collect(endpoint: str | None, region: str, env: str) -> dict[str, Any]:

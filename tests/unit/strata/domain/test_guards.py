@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from strata.guards import TargetError, check_aws_target, is_loopback_url
+from strata.domain.guards import TargetError, check_aws_target, is_loopback_url
 
 
 @pytest.mark.parametrize(

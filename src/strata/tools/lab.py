@@ -36,16 +36,16 @@ from typing import Any
 
 import boto3
 
-from strata import fleet
-from strata.baseimage import Base, ImageError, sh
-from strata.cloud import DEFAULT_PORT, DUMMY_CREDENTIALS, endpoint_url
+from strata.domain import fleet
+from strata.tools.baseimage import Base, ImageError, sh
+from strata.tools.cloud import DEFAULT_PORT, DUMMY_CREDENTIALS, endpoint_url
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_STATE_DIR = PROJECT_ROOT / ".state" / "lab"
 PACKAGES = ["openssh-server", "python3", "sudo"]
 USER = "ec2-user"
 PREFIX = "slab-"
-LABEL = "io.strata.lab"
+LABEL = "io.strata.tools.lab"
 # Runs as the container's PID 1: the kubelet stand-in (its /healthz, as the real kubelet
 # serves on 10248) on nodes, then sshd in the foreground.
 INIT = """#!/bin/sh

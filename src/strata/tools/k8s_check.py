@@ -5,7 +5,7 @@ an unknown field is an error). Custom resources (cert-manager, Prometheus operat
 listed as such, never counted as validated. checkov's Kubernetes checks then run over the folder, offline
 (--skip-download), and every skip annotation must say why.
 
-    python -m strata.k8s_check DIR [DIR ...] [--kubernetes-version 1.N] [--checkov PATH]
+    python -m strata.tools.k8s_check DIR [DIR ...] [--kubernetes-version 1.N] [--checkov PATH]
 
 The version defaults to the one the render recorded in DIR/cluster.json: the environment's strata_kubernetes_version.
 """
@@ -36,7 +36,7 @@ def default_checkov() -> str:
     """checkov of `make checkov`: its own venv under ~/.cache/strata, keyed like the Makefile keys it."""
     if os.environ.get("STRATA_CHECKOV"):
         return os.environ["STRATA_CHECKOV"]
-    requirements = Path(__file__).resolve().parents[2] / "requirements/checkov.txt"
+    requirements = Path(__file__).resolve().parents[3] / "requirements/checkov.txt"
     key = hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]
     return str(Path.home() / ".cache/strata/venvs" / f"checkov-{key}" / "bin/checkov")
 

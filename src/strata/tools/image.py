@@ -18,7 +18,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from strata.baseimage import PROJECT_ROOT, Base, ImageError, sh
+from strata.tools.baseimage import PROJECT_ROOT, Base, ImageError, sh
 
 APP = PROJECT_ROOT / "app"
 REPOSITORY = "localhost/strata-catalog"

@@ -10,7 +10,7 @@ is reported as a ratio against a baseline measured beside it:
    pipelining, an unmultiplexed bastion hop; baseline) beside the platform's settings
    (ansible.cfg: 20 forks, pipelining, ControlPersist, the inventory's multiplexed hop).
 
-    python -m strata.bench [--instances 1000] [--groups 20] [--lab-nodes 20] [--repeat 3]
+    python -m strata.tools.bench [--instances 1000] [--groups 20] [--lab-nodes 20] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -33,12 +33,13 @@ from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import init_plugin_loader, inventory_loader
 
-from strata import cloud, fleet, lab
+from strata.domain import fleet
+from strata.tools import cloud, lab
 
 REGION = "eu-west-3"
 ENV = "bench"
 SSH_ENV = "benchssh"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 VENV_BIN = Path(sys.executable).parent
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 CACHE_ROOT = Path(os.environ.get("STRATA_CACHE_DIR", Path.home() / ".cache" / "strata"))
 CONTAINERS_CONF = PROJECT_ROOT / "lab" / "containers.conf"
 SUITE = "bookworm"

@@ -1,4 +1,4 @@
-"""The fleet's tag contract (strata.fleet): the classifier rule by rule, then one fixture set run through the
+"""The fleet's tag contract (strata.domain.fleet): the classifier rule by rule, then one fixture set run through the
 fleet inventory plugin and the SSH lab's discovery, which must agree on every instance."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
 from moto import mock_aws
 
-from strata import fleet, lab, summary
+from strata.domain import fleet
+from strata.tools import lab, summary
 from tests.helpers import ROOT
 
 REGION = "eu-west-3"

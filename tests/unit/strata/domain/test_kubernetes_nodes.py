@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from strata.kubernetes_nodes import asg_drift, asg_tag, autoscaler_node_template, kubelet_labels, kubelet_taint
+from strata.domain.kubernetes_nodes import asg_drift, asg_tag, autoscaler_node_template, kubelet_labels, kubelet_taint
 
 TAINT = {"key": "strata.io/nodegroup", "value": "db", "effect": "NO_SCHEDULE"}
 

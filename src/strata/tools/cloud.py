@@ -28,7 +28,7 @@ from typing import Any
 
 DEFAULT_PORT = 5055
 HOST = "127.0.0.1"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_STATE_DIR = PROJECT_ROOT / ".state" / "cloud"
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -67,7 +67,7 @@ def _read_pid(pid_file: Path) -> int | None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return None
-    return pid if b"strata.cloud_server" in cmdline else None
+    return pid if b"strata.tools.cloud_server" in cmdline else None
 
 
 def start(port: int, state_dir: Path, wait_seconds: float = 30.0) -> str:
@@ -83,7 +83,7 @@ def start(port: int, state_dir: Path, wait_seconds: float = 30.0) -> str:
         )
     if pid is not None:
         stop(state_dir)
-    command = [sys.executable, "-m", "strata.cloud_server", "-H", HOST, "-p", str(port)]
+    command = [sys.executable, "-m", "strata.tools.cloud_server", "-H", HOST, "-p", str(port)]
     # AWS's managed policies (AmazonEKSClusterPolicy, ...) exist in every account; moto
     # loads its copy of the catalog only when asked.
     env = {**os.environ, **DUMMY_CREDENTIALS, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.action == "env":
         print(shell_env(args.port))
     else:
-        from strata import summary  # noqa: PLC0415 - boto3 is only needed here
+        from strata.tools import summary  # noqa: PLC0415 - boto3 is only needed here
 
         for key, value in DUMMY_CREDENTIALS.items():
             os.environ.setdefault(key, value)

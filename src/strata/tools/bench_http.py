@@ -6,7 +6,7 @@ duration and connection count. Requests per second, p50 and p99 latency, and err
 non-2xx answer) are reported; the ratio column compares each run with the same endpoint hit directly on one
 instance, measured in the same invocation. Errors must be zero: the command exits 1 otherwise.
 
-    python -m strata.bench_http [--runtime DIR] [--seconds 10] [--connections 8] [--threads 2]
+    python -m strata.tools.bench_http [--runtime DIR] [--seconds 10] [--connections 8] [--threads 2]
 
 Without --runtime, a private runtime (playbooks/runtime.yml on free ports, in a temporary folder) is started and
 removed afterwards; with --runtime, the one whose state folder is DIR is used (its data grow by the writes).
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 # One SKU per request: wrk numbers its threads in setup(), each thread counts its own requests.
 WRITE_SCRIPT = """
 local made = 0

@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-DEFAULT_STATE = Path(__file__).resolve().parents[2] / ".state" / "runtime"
+DEFAULT_STATE = Path(__file__).resolve().parents[3] / ".state" / "runtime"
 
 
 def manifest(state: Path) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Render a module's reference page (docs/modules/<name>.md) from its DOCUMENTATION,
 EXAMPLES and RETURN, so that the docs cannot drift from the code:
 
-    python -m strata.moduledoc plugins/modules/strata_eks_cluster.py > docs/modules/strata_eks_cluster.md
+    python -m strata.tools.moduledoc plugins/modules/strata_eks_cluster.py > docs/modules/strata_eks_cluster.md
 
 A unit test regenerates every page and compares.
 """
@@ -18,7 +18,7 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]
 from ansible.utils.plugin_docs import merge_fragment
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # Fragments whose options are written into the page's table: the platform's own and amazon.aws's tags. The common
 # AWS options (credentials, region, endpoint, retries) are named in one sentence instead.
 RESOLVED = ("strata_aws.", "amazon.aws.tags")
@@ -113,7 +113,7 @@ def render(path: Path) -> str:
         "",
         f"{doc['short_description']}.",
         "",
-        "<!-- Generated from the plugin's DOCUMENTATION by `python -m strata.moduledoc`; do not edit. -->",
+        "<!-- Generated from the plugin's DOCUMENTATION by `python -m strata.tools.moduledoc`; do not edit. -->",
         "",
     ]
     out += [f"- {_text(line)}" for line in doc.get("description", [])]

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from strata import cloud
+from strata.tools import cloud
 from tests.helpers import free_port
 
 

@@ -1,9 +1,9 @@
 """The fleet's tag contract: which instance is a node of which node group, which is the bastion.
 
-One definition, imported by the fleet inventory plugin (plugins/inventory/strata_fleet.py), the SSH lab
-(strata.lab), the summary (strata.summary) and the bench (strata.bench), so that they can never disagree on
-what a node is. The roles write the same tags (roles/eks/tasks/launch_templates.yml, roles/bastion_host);
-tests/unit/strata/test_fleet.py runs one fixture set through the inventory and the lab.
+One definition, imported by the fleet inventory plugin (plugins/inventory/strata_fleet.py) and the tools: the SSH
+lab, the summary and the bench (strata.tools.lab, .summary, .bench), so that they can never disagree on what a node
+is. The roles write the same tags (roles/eks/tasks/launch_templates.yml, roles/bastion_host);
+tests/unit/strata/domain/test_fleet.py runs one fixture set through the inventory, the lab and the summary.
 
 The contract, as AWS and the roles write it:
 - every resource of an environment carries ``managed-by=strata`` and ``env=<env>``;

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from strata.address_plan import build_address_plan
-from strata.network_policy import nacl_rules
+from strata.domain.address_plan import build_address_plan
+from strata.domain.network_policy import nacl_rules
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 @pytest.fixture(scope="module")

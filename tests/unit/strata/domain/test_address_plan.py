@@ -12,9 +12,9 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from strata.address_plan import AddressPlanError, build_address_plan, first_overlap, split_tier
+from strata.domain.address_plan import AddressPlanError, build_address_plan, first_overlap, split_tier
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 ZONES = ["eu-west-3a", "eu-west-3b", "eu-west-3c"]
 
 
