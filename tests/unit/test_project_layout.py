@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import configparser
 import json
 import re
@@ -159,8 +160,6 @@ def test_the_role_order_is_written_once() -> None:
 
 def test_the_domain_imports_no_tool_and_no_sdk() -> None:
     """strata.domain holds the rules (pure: the standard library and itself); strata.tools builds on it."""
-    import ast
-
     allowed_roots = {"strata", "collections", "dataclasses", "typing", "ipaddress", "itertools", "urllib", "re"}
     for path in sorted((ROOT / "src/strata/domain").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
