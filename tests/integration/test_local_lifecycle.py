@@ -837,7 +837,7 @@ def test_destroy_leaves_nothing_tagged_and_down_stops_the_cloud(lab: Lab) -> Non
     ports = [p for v in lab.runtime_ports.values() for p in (v if isinstance(v, list) else [v])]
     assert all(port_is_free(p) for p in ports), ports
     containers = run(
-        ["podman", "ps", "-a", "--filter", "label=io.strata.tools.lab", "--format", "{{.Names}}"],
+        ["podman", "ps", "-a", "--filter", "label=io.strata.lab", "--format", "{{.Names}}"],
         venv_env(CONTAINERS_CONF=str(ROOT / "lab/containers.conf")),
     )
     assert containers.returncode == 0 and containers.output.strip() == ""

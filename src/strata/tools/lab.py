@@ -45,7 +45,7 @@ DEFAULT_STATE_DIR = PROJECT_ROOT / ".state" / "lab"
 PACKAGES = ["openssh-server", "python3", "sudo"]
 USER = "ec2-user"
 PREFIX = "slab-"
-LABEL = "io.strata.tools.lab"
+LABEL = "io.strata.lab"
 # Runs as the container's PID 1: the kubelet stand-in (its /healthz, as the real kubelet
 # serves on 10248) on nodes, then sshd in the foreground.
 INIT = """#!/bin/sh
