@@ -147,7 +147,7 @@ integration: venv ## Playbooks against a private embedded cloud (started and sto
 	$(BIN)/pytest tests/integration
 
 # The tests that start the SSH lab (one lab per machine: its network namespaces have fixed names), and the others.
-INTEGRATION_LAB := tests/integration/test_local_lifecycle.py tests/integration/test_bench.py
+INTEGRATION_LAB := tests/integration/lifecycle tests/integration/test_bench.py
 .PHONY: integration-lab integration-cloud
 integration-lab: venv
 	$(BIN)/pytest $(INTEGRATION_LAB)
