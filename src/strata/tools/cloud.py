@@ -183,7 +183,11 @@ def main(argv: list[str] | None = None) -> int:
             remaining = summary.leftovers(endpoint_url(args.port), args.region, args.env)
             for resource in remaining:
                 print(f"left behind: {resource}")
-            print(f"{len(remaining)} resource(s) tagged managed-by=strata env={args.env} remain")
+            kept = summary.retained(endpoint_url(args.port), args.region, args.env)
+            for resource in kept:
+                print(f"retained on purpose: {resource}")
+            print(f"{len(remaining)} resource(s) tagged managed-by=strata env={args.env} remain", end="")
+            print(f" ({len(kept)} retained on purpose: final snapshots and their keys)" if kept else "")
             return 1 if remaining else 0
         data: dict[str, Any] = summary.collect(endpoint_url(args.port), args.region, args.env)
         print(json.dumps(data, indent=2) if args.json else summary.render(data, endpoint_url(args.port)))

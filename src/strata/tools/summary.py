@@ -188,6 +188,26 @@ _EC2_KINDS = (
 _GONE_STATES = {"deleted", "deleting"}
 # Kept on purpose when an environment is destroyed: the database's final snapshot.
 _RETAINED = (":snapshot:", ":cluster-snapshot:")
+RETAINED_TAG = "retained"
+
+
+def _retained(item: dict[str, Any]) -> bool:
+    """Kept on purpose: final snapshots, and what carries the retained tag (the keys that decrypt them)."""
+    tags = {t["Key"] for t in item.get("Tags", [])}
+    return any(kind in item["ResourceARN"] for kind in _RETAINED) or RETAINED_TAG in tags
+
+
+def retained(endpoint: str | None, region: str, env: str) -> list[str]:
+    """ARNs of what destroy keeps on purpose in `env`: final snapshots and the keys that decrypt them."""
+    tagging = boto3.client("resourcegroupstaggingapi", region_name=region, endpoint_url=endpoint)
+    return sorted(
+        item["ResourceARN"]
+        for page in tagging.get_paginator("get_resources").paginate(
+            TagFilters=[{"Key": k, "Values": [v]} for k, v in fleet.owned_tags(env).items()]
+        )
+        for item in page["ResourceTagMappingList"]
+        if _retained(item) and not _pending_deletion(item["ResourceARN"], region, endpoint)
+    )
 
 
 def leftovers(endpoint: str | None, region: str, env: str) -> list[str]:
@@ -215,7 +235,7 @@ def leftovers(endpoint: str | None, region: str, env: str) -> list[str]:
             item["ResourceARN"]
             for item in page["ResourceTagMappingList"]
             if not item["ResourceARN"].startswith("arn:aws:ec2:")
-            and not any(kind in item["ResourceARN"] for kind in _RETAINED)
+            and not _retained(item)
             and not _pending_deletion(item["ResourceARN"], region, endpoint)
         )
     found.update(_live_instances(ec2, owned))
