@@ -74,6 +74,15 @@ up: cloud-start ## Converge env=local in the embedded cloud, start the SSH lab a
 	$(BIN)/strata-lab status
 	$(BIN)/strata-runtime urls $(if $(STRATA_RUNTIME_STATE),--state $(STRATA_RUNTIME_STATE))
 
+ENV ?= staging
+.PHONY: rehearse
+rehearse: venv ## Rehearse ENV=staging|production's own code against a private embedded cloud: converge, again, check, destroy
+	$(BIN)/python -m strata.tools.rehearse --env $(ENV)
+
+.PHONY: rehearsals
+rehearsals: venv
+	$(BIN)/pytest tests/integration/test_rehearsal.py
+
 .PHONY: runtime
 runtime: venv ## (Re)converge env=local's runtime only: PostgreSQL primary + standby, the service, Traefik, Prometheus
 	$(BIN)/ansible-playbook playbooks/runtime.yml -e env=local $(RUNTIME_ARGS)
@@ -152,7 +161,7 @@ INTEGRATION_LAB := tests/integration/lifecycle tests/integration/test_bench.py
 integration-lab: venv
 	$(BIN)/pytest $(INTEGRATION_LAB)
 integration-cloud: venv
-	$(BIN)/pytest tests/integration $(addprefix --ignore=,$(INTEGRATION_LAB))
+	$(BIN)/pytest tests/integration $(addprefix --ignore=,$(INTEGRATION_LAB) tests/integration/test_rehearsal.py)
 
 .PHONY: molecule
 molecule: venv ## Molecule scenarios (delegated driver against a private embedded cloud)
@@ -196,7 +205,7 @@ dast: venv ## DAST with schemathesis against a running service: make dast DAST_U
 # --output-sync keeps each target's output in one piece.
 test: venv ## Set up and run the whole suite (what CI runs)
 	$(MAKE) --no-print-directory --output-sync=target -j2 lint fast-tests docs security
-	$(MAKE) --no-print-directory --output-sync=target -j2 integration-lab integration-cloud molecule k8s-tests
+	$(MAKE) --no-print-directory --output-sync=target -j2 integration-lab integration-cloud molecule k8s-tests rehearsals
 
 .PHONY: fast-tests
 fast-tests: unit app-test

@@ -14,7 +14,7 @@ from ansible.errors import AnsibleFilterError
 
 try:
     from strata.domain.address_plan import AddressPlanError, build_address_plan
-    from strata.domain.guards import TargetError, check_aws_target
+    from strata.domain.guards import TargetError, allow_list_problems, check_aws_target
     from strata.domain.kubernetes_nodes import (
         asg_drift,
         asg_tag,
@@ -40,10 +40,11 @@ def strata_address_plan(
         raise AnsibleFilterError(f"Invalid address plan: {exc}") from None
 
 
-def strata_aws_target(env: str, endpoint_url: str | None = None) -> str:
-    """Check that `env` talks to the cloud it belongs to; return where it will talk."""
+def strata_aws_target(env: str, endpoint_url: str | None = None, rehearsal: str | None = None) -> str:
+    """Check that `env` talks to the cloud it belongs to (or, for a rehearsal, to a loopback embedded cloud only);
+    return where it will talk."""
     try:
-        return check_aws_target(env, endpoint_url or None, os.environ)
+        return check_aws_target(env, endpoint_url or None, os.environ, rehearsal or None)
     except TargetError as exc:
         raise AnsibleFilterError(f"Refusing to run: {exc}") from None
 
@@ -83,6 +84,11 @@ def strata_invalid_cidrs(values: list[Any]) -> list[str]:
     return invalid
 
 
+def strata_allow_list_problems(values: list[Any], placeholders_allowed: bool = False) -> list[str]:
+    """What is wrong with an allow-list of source networks (see strata.domain.guards.allow_list_problems)."""
+    return allow_list_problems(list(values or []), placeholders_allowed=bool(placeholders_allowed))
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
@@ -95,4 +101,5 @@ class FilterModule:
             "strata_asg_tag": asg_tag,
             "strata_asg_drift": asg_drift,
             "strata_invalid_cidrs": strata_invalid_cidrs,
+            "strata_allow_list_problems": strata_allow_list_problems,
         }

@@ -86,6 +86,22 @@ CASES = {
         {"network_bastion_allowed_cidrs": ["0.0.0.0/0"]},
         "network_bastion_allowed_cidrs=['0.0.0.0/0'] must list the ranges allowed to SSH",
     ),
+    "bastion open to half the internet": (
+        {"network_bastion_allowed_cidrs": ["0.0.0.0/1"]},
+        "0.0.0.0/1 is open to a large part of the internet (wider than /8)",
+    ),
+    "bastion open to half the IPv6 internet": (
+        {"network_bastion_allowed_cidrs": ["::/1"]},
+        "::/1 is open to a large part of the internet (wider than /32)",
+    ),
+    "a bastion allow-list entry that is not a CIDR": (
+        {"network_bastion_allowed_cidrs": ["office"]},
+        "office is not a CIDR block",
+    ),
+    "a Kubernetes version EKS no longer supports": (
+        {"strata_kubernetes_version": "1.31"},
+        "eks_version=1.31 (strata_kubernetes_version in inventories/local/group_vars/all/env.yml) is not a version",
+    ),
 }
 
 
@@ -114,6 +130,13 @@ def test_real_environments_refuse_the_embedded_cloud(private_cloud: Cloud, env: 
     assert f"only env=local may use a custom endpoint. Remove aws_endpoint_url from inventories/{env}" in " ".join(
         result.output.split()
     )
+
+
+@pytest.mark.parametrize("endpoint", ["http://10.20.30.40:5055", "https://eks.eu-west-3.amazonaws.com"])
+def test_a_rehearsal_refuses_anything_but_loopback(private_cloud: Cloud, endpoint: str) -> None:
+    result = private_cloud.playbook("site.yml", "-e", "env=production", "-e", f"strata_rehearsal_endpoint={endpoint}")
+    assert result.returncode != 0
+    assert f"strata_rehearsal_endpoint={endpoint} is not a loopback address" in " ".join(result.output.split())
 
 
 @pytest.mark.parametrize("env", ["staging", "production"])

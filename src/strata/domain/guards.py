@@ -29,13 +29,31 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
-def check_aws_target(env: str, endpoint_url: str | None, process_env: Mapping[str, str]) -> str:
+def check_aws_target(
+    env: str, endpoint_url: str | None, process_env: Mapping[str, str], rehearsal_endpoint: str | None = None
+) -> str:
     """Validate where `env` would send its AWS calls; return a one-line description.
 
     `process_env` is the controller's environment: boto3 honours AWS_ENDPOINT_URL from it,
-    so it can redirect a run as surely as the inventory can.
+    so it can redirect a run as surely as the inventory can. `rehearsal_endpoint` is the one
+    explicit switch that runs staging's or production's own code against an embedded cloud
+    (make rehearse): it must be a loopback address, and nothing else may redirect the run.
     """
     ambient = process_env.get("AWS_ENDPOINT_URL", "")
+    if rehearsal_endpoint:
+        if env == LOCAL_ENV:
+            raise TargetError("strata_rehearsal_endpoint is for staging and production; env=local always rehearses")
+        if not is_loopback_url(rehearsal_endpoint):
+            raise TargetError(
+                f"strata_rehearsal_endpoint={rehearsal_endpoint} is not a loopback address; a rehearsal of env={env} "
+                "only talks to an embedded cloud on 127.0.0.1/localhost (make rehearse ENV=...)"
+            )
+        if endpoint_url or ambient:
+            raise TargetError(
+                f"a rehearsal of env={env} takes its endpoint from strata_rehearsal_endpoint only; remove "
+                f"aws_endpoint_url={endpoint_url or ''} / AWS_ENDPOINT_URL={ambient}"
+            )
+        return f"embedded cloud at {rehearsal_endpoint} (REHEARSAL of env={env}: its own inventory and code paths)"
     if env == LOCAL_ENV:
         if not endpoint_url:
             raise TargetError(
@@ -59,3 +77,40 @@ def check_aws_target(env: str, endpoint_url: str | None, process_env: Mapping[st
             "Unset AWS_ENDPOINT_URL before running against AWS"
         )
     return "AWS public endpoints"
+
+
+# The widest block an allow-list may hold: anything wider is the internet in all but name (0.0.0.0/1 is half of it).
+WIDEST_PREFIX = {4: 8, 6: 32}
+# RFC 5737 and RFC 3849: addresses for documentation, the placeholders an inventory ships with.
+DOCUMENTATION_RANGES = tuple(
+    ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+)
+
+
+def allow_list_problems(values: list[object], *, placeholders_allowed: bool) -> list[str]:
+    """What is wrong with an allow-list of source networks (SSH to the bastion, the API endpoint): entries that are
+    not CIDR blocks, blocks effectively open to the internet, and (when targeting AWS) documentation placeholders."""
+    if not values:
+        return ["it is empty: list the networks allowed (your office or VPN egress)"]
+    problems = []
+    for value in values:
+        try:
+            network = ipaddress.ip_network(str(value), strict=True)
+        except ValueError:
+            problems.append(f"{value} is not a CIDR block (host bits set, or not an address)")
+            continue
+        if network.prefixlen < WIDEST_PREFIX[network.version]:
+            problems.append(
+                f"{value} is open to a large part of the internet (wider than /{WIDEST_PREFIX[network.version]})"
+            )
+        elif not placeholders_allowed and _is_documentation(network):
+            problems.append(f"{value} is a documentation range (a placeholder): replace it with your own ranges")
+    return problems
+
+
+def _is_documentation(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    return any(
+        network.network_address in d and network.broadcast_address in d
+        for d in DOCUMENTATION_RANGES
+        if d.version == network.version
+    )

@@ -36,6 +36,7 @@ def test_exposes_the_filters(filters: dict) -> None:  # type: ignore[type-arg]
         "strata_asg_tag",
         "strata_asg_drift",
         "strata_invalid_cidrs",
+        "strata_allow_list_problems",
     }
 
 
