@@ -98,6 +98,11 @@ CASES = {
         {"network_bastion_allowed_cidrs": ["office"]},
         "office is not a CIDR block",
     ),
+    "credentials of another account than the environment's": (
+        {"aws_account_id": "111122223333"},
+        "The credentials belong to account 123456789012 (arn:aws:sts::123456789012:user/moto), but env=local declares "
+        "aws_account_id=111122223333",
+    ),
     "a Kubernetes version EKS no longer supports": (
         {"strata_kubernetes_version": "1.31"},
         "eks_version=1.31 (strata_kubernetes_version in inventories/local/group_vars/all/env.yml) is not a version",

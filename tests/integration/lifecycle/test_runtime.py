@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import tomllib
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -163,3 +164,9 @@ def test_the_staging_checks_pass_against_the_runtime(lab: Lab) -> None:
     assert re.search(r"load test: [1-9]\d* requests, failure ratio 0\.0000 .*: PASS", load.output), load.output[-3000:]
     dast = lab.make("dast", DAST_URL=url, DAST_EXAMPLES="5")
     assert dast.returncode == 0, dast.output[-3000:]
+    # The smoke test after a deploy checks the version it deployed, not just a 200.
+    version = tomllib.loads((ROOT / "app/pyproject.toml").read_text())["project"]["version"]
+    same = run(["scripts/smoke.sh", url, version], lab.make_env())
+    assert same.returncode == 0 and f"ok   version {version}" in same.output, same.output
+    other = run(["scripts/smoke.sh", url, "0.0.0-not-deployed"], lab.make_env())
+    assert other.returncode != 0 and f"FAIL version {version} (want 0.0.0-not-deployed)" in other.output
