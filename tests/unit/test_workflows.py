@@ -77,10 +77,10 @@ def test_every_local_workflow_a_workflow_uses_exists() -> None:
                 assert (ROOT / ref).is_file(), f"{workflow.name}: {ref} does not exist"
             else:
                 # A tag can be moved to other code (it happened to tj-actions/changed-files); a commit cannot.
-                assert re.fullmatch(r"[\w-]+/[\w./-]+@[0-9a-f]{40}", ref), f"{workflow.name}: {ref} is not pinned by SHA"
+                assert re.fullmatch(r"[\w-]+/[\w./-]+@[0-9a-f]{40}", ref), f"{workflow.name}: {ref}: pin a SHA"
         for line in workflow.read_text().splitlines():
             if re.search(r"uses: [\w-]+/", line):
-                assert re.search(r"@[0-9a-f]{40} # v\d", line), f"{workflow.name}: say the version after the SHA: {line}"
+                assert re.search(r"@[0-9a-f]{40} # v\d", line), f"{workflow.name}: add # vX.Y.Z: {line}"
 
 
 def test_deployments_never_overlap_per_environment_and_production_waits_for_staging() -> None:
