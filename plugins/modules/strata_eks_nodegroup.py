@@ -96,8 +96,16 @@ options:
   disk_size:
     description: Root volume size in GiB (ignored by AWS when a launch template is given).
     type: int
+  kubernetes_version:
+    description:
+      - Kubernetes version of the nodes, C(1.N). When the node group runs another one (after the control plane's
+        upgrade), UpdateNodegroupVersion rolls its nodes, I(max_unavailable) at a time, respecting the pods'
+        disruption budgets. Omitted, the nodes keep their version.
+    type: str
   launch_template:
-    description: Launch template (C(id) or C(name), and C(version)) for IMDSv2 and encrypted volumes.
+    description:
+      - Launch template (C(id) or C(name), and C(version)) for IMDSv2 and encrypted volumes. A new I(version) rolls
+        the nodes onto it (UpdateNodegroupVersion), as a new I(kubernetes_version) does.
     type: dict
   max_unavailable:
     description: Nodes replaced at once during an update.
@@ -181,6 +189,8 @@ def create_request(params: Dict[str, Any]) -> Dict[str, Any]:
         request["diskSize"] = params["disk_size"]
     if params["launch_template"]:
         request["launchTemplate"] = {k: str(v) for k, v in params["launch_template"].items()}
+    if params.get("kubernetes_version"):
+        request["version"] = params["kubernetes_version"]
     if params["tags"]:
         request["tags"] = {k: str(v) for k, v in params["tags"].items()}
     return request
@@ -236,6 +246,20 @@ def config_update(nodegroup: Dict[str, Any], params: Dict[str, Any]) -> Dict[str
     return update
 
 
+def version_update(nodegroup: Dict[str, Any], params: Dict[str, Any]) -> Dict[str, Any]:
+    """The UpdateNodegroupVersion request that rolls the nodes onto the wanted Kubernetes version and launch template
+    version (empty: nothing to do). EKS replaces the nodes max_unavailable at a time."""
+    update: Dict[str, Any] = {}
+    wanted = params.get("kubernetes_version")
+    if wanted and nodegroup.get("version") and nodegroup["version"] != wanted:
+        update["version"] = wanted
+    template = params.get("launch_template") or {}
+    current = nodegroup.get("launchTemplate") or {}
+    if template.get("version") and current.get("version") and str(current["version"]) != str(template["version"]):
+        update["launchTemplate"] = {k: str(v) for k, v in template.items()}
+    return update
+
+
 def render(nodegroup: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     if not nodegroup:
         return {}
@@ -269,6 +293,17 @@ class NodegroupManager:
             raise kit.Refused(f"node group {self.params['name']} failed to create: {issues}")
         return found
 
+    def update(self, nodegroup: Dict[str, Any], operation: str, request: Dict[str, Any]) -> Dict[str, Any]:
+        """One Update* call (none when `request` is empty), then the wait for ACTIVE."""
+        if not request:
+            return nodegroup
+        self.changed = True
+        if self.check_mode:
+            return nodegroup
+        names = {"clusterName": self.params["cluster_name"], "nodegroupName": self.params["name"]}
+        kit.call(self.client, operation, **names, **request)
+        return self.wait_active()
+
     def present(self, nodegroup: Optional[Dict[str, Any]]) -> Dict[str, Any]:
         params = self.params
         if nodegroup is None:
@@ -284,18 +319,12 @@ class NodegroupManager:
                 f"node group {params['name']} cannot change {'; '.join(differences)} in place: "
                 "create a node group with a new name, move the workloads, then remove this one"
             )
-        update = config_update(nodegroup, params)
-        if update:
-            self.changed = True
-            if not self.check_mode:
-                kit.call(
-                    self.client,
-                    "update_nodegroup_config",
-                    clusterName=params["cluster_name"],
-                    nodegroupName=params["name"],
-                    **update,
-                )
-                nodegroup = self.wait_active()
+        # Settings first (labels, taints, scaling, rolling policy), then the nodes' versions, which roll by that policy.
+        for operation, request in (
+            ("update_nodegroup_config", config_update(nodegroup, params)),
+            ("update_nodegroup_version", version_update(nodegroup, params)),
+        ):
+            nodegroup = self.update(nodegroup, operation, request)
         if kit.sync_dict_tags(
             self.client,
             nodegroup["nodegroupArn"],
@@ -385,6 +414,7 @@ def main() -> None:
         capacity_type=dict(type="str", choices=["ON_DEMAND", "SPOT"], default="ON_DEMAND"),
         ami_type=dict(type="str", default="AL2023_x86_64_STANDARD"),
         disk_size=dict(type="int"),
+        kubernetes_version=dict(type="str"),
         launch_template=dict(type="dict"),
         max_unavailable=dict(type="int", default=1),
         **kit.TAG_OPTIONS,

@@ -69,7 +69,7 @@ def test_render_mode_reports_itself_and_contacts_no_cluster(rendered: dict[str, 
         assert f"RENDER: the Kubernetes manifests and chart releases of env={env} go to {r.folder}" in text
         assert "k8s_cluster_info" not in r.output and "APPLY:" not in r.output
         assert sorted(p.name for p in r.folder.glob("*.yaml")) == [
-            "app.yaml", "ingress.yaml", "namespaces.yaml", "observability.yaml"
+            "app.yaml", "grafana-admin.yaml", "ingress.yaml", "namespaces.yaml", "observability.yaml"
         ]  # fmt: skip
 
 
@@ -275,9 +275,11 @@ def test_tls_ingress_through_traefik_with_the_environment_issuer(rendered: dict[
         assert ingress["tls"][0]["hosts"] == certificate["dnsNames"] == [ingress["rules"][0]["host"]]
         assert certificate["issuerRef"] == {"kind": "ClusterIssuer", "name": issuer}
         assert r.one("ClusterIssuer", issuer)
-    acme = rendered["production"].one("ClusterIssuer", "strata-letsencrypt")["spec"]["acme"]
-    assert acme["server"] == "https://acme-v02.api.letsencrypt.org/directory"
-    assert "staging" in rendered["staging"].one("ClusterIssuer", "strata-letsencrypt")["spec"]["acme"]["server"]
+    # Both real environments get certificates every client trusts: the smoke, e2e and DAST runs verify TLS
+    # against staging (Let's Encrypt's staging directory signs with an untrusted root).
+    for env in ("staging", "production"):
+        acme = rendered[env].one("ClusterIssuer", "strata-letsencrypt")["spec"]["acme"]
+        assert acme["server"] == "https://acme-v02.api.letsencrypt.org/directory", env
 
 
 @pytest.mark.parametrize("env", ["staging", "production"])
@@ -285,7 +287,7 @@ def test_charts_are_pinned_and_placed_on_their_node_groups(rendered: dict[str, R
     charts = rendered[env].charts
     assert set(charts) == {
         "traefik", "cert-manager", "kube-prometheus-stack", "loki", "fluent-bit", "postgres-exporter",
-        "cluster-autoscaler", "velero",
+        "metrics-server", "cluster-autoscaler", "velero",
     }  # fmt: skip
     for name, release in charts.items():
         assert re.fullmatch(r"v?\d+\.\d+\.\d+", release["version"]), (name, release["version"])
@@ -321,6 +323,44 @@ def test_charts_are_pinned_and_placed_on_their_node_groups(rendered: dict[str, R
     assert location["bucket"].startswith(f"strata-{env}-artifacts-") and location["prefix"] == "velero"
     assert velero["credentials"]["useSecret"] is False  # IRSA, no stored keys
     assert env in velero["schedules"]["daily"]["template"]["includedNamespaces"]
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_what_a_real_cluster_needs_that_a_render_alone_would_not_show(rendered: dict[str, Rendered], env: str) -> None:
+    """The HPA needs the resource metrics API, the charts' volumes need their StorageClass, Grafana needs an admin
+    account that is not the chart's default, the NetworkPolicies need an enforcer."""
+    r = rendered[env]
+    metrics_server = r.charts["metrics-server"]
+    assert metrics_server["namespace"] == "kube-system" and metrics_server["values"]["replicas"] == 2
+    (storage,) = r.of_kind("StorageClass")
+    assert storage["metadata"]["name"] == "gp3" and storage["provisioner"] == "ebs.csi.aws.com"
+    assert storage["parameters"]["type"] == "gp3" and storage["parameters"]["encrypted"] == "true"
+    assert storage["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert storage["volumeBindingMode"] == "WaitForFirstConsumer"
+    stack = r.charts["kube-prometheus-stack"]["values"]
+    assert stack["grafana"]["persistence"]["storageClassName"] == "gp3"
+    assert "adminPassword" not in stack["grafana"]
+    assert stack["grafana"]["admin"] == {
+        "existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"
+    }  # fmt: skip
+    secret = r.one("Secret", "grafana-admin")
+    assert secret["metadata"]["namespace"] == "monitoring"
+    assert secret["stringData"]["admin-password"] not in (
+        "prom-operator",
+        "admin",
+        "",
+    )  # the chart's default: prom-operator
+    eks = yaml.safe_load((ROOT / "roles/eks/defaults/main.yml").read_text())
+    (cni,) = [a for a in eks["eks_addons"] if a["name"] == "vpc-cni"]
+    assert cni["configuration_values"] == {"enableNetworkPolicy": "true"}
+    assert (
+        'configuration_values: "{{ item.configuration_values | default(omit) }}"'
+        in (ROOT / "roles/eks/tasks/present.yml").read_text()
+    )
+
+
+def test_a_laptop_cluster_keeps_its_own_storage_class(rendered: dict[str, Rendered]) -> None:
+    assert rendered["local"].of_kind("StorageClass") == []
 
 
 def test_the_alert_rules_pass_promtool_and_carry_the_runtime_rules(

@@ -160,3 +160,41 @@ def test_absent_deletes_and_waits(eks: Any) -> None:
     eks.stubber.add_response("delete_nodegroup", {"nodegroup": described(status="DELETING")}, KEY)
     not_found(eks, "describe_nodegroup", KEY)
     assert run(eks, state="absent")["changed"] is True
+
+
+def test_a_control_plane_upgrade_rolls_the_nodes_onto_its_version(eks: Any) -> None:
+    """After the cluster moves to 1.35, the node group (1.34) follows: UpdateNodegroupVersion, checked against the
+    real EKS model (the embedded cloud does not implement it), then a wait for ACTIVE."""
+    current = described(version="1.34", launchTemplate={"name": "strata-test-db", "version": "1"})
+    eks.stubber.add_response("describe_nodegroup", {"nodegroup": current}, KEY)
+    eks.stubber.add_response(
+        "update_nodegroup_version",
+        {"update": {"id": "u-1", "status": "InProgress", "type": "VersionUpdate"}},
+        {**KEY, "version": "1.35"},
+    )
+    eks.stubber.add_response("describe_nodegroup", {"nodegroup": {**current, "status": "UPDATING"}}, KEY)
+    eks.stubber.add_response("describe_nodegroup", {"nodegroup": {**current, "version": "1.35"}}, KEY)
+    result = run(eks, kubernetes_version="1.35")
+    assert result["changed"] is True and result["nodegroup"]["version"] == "1.35"
+
+
+def test_a_new_launch_template_version_rolls_the_nodes(eks: Any) -> None:
+    current = described(version="1.35", launchTemplate={"name": "strata-test-db", "version": "1"})
+    eks.stubber.add_response("describe_nodegroup", {"nodegroup": current}, KEY)
+    eks.stubber.add_response(
+        "update_nodegroup_version",
+        {"update": {"id": "u-2", "status": "InProgress", "type": "VersionUpdate"}},
+        {**KEY, "launchTemplate": {"name": "strata-test-db", "version": "2"}},
+    )
+    rolled = {**current, "launchTemplate": {"name": "strata-test-db", "version": "2"}}
+    eks.stubber.add_response("describe_nodegroup", {"nodegroup": rolled}, KEY)
+    result = run(eks, kubernetes_version="1.35", launch_template={"name": "strata-test-db", "version": "2"})
+    assert result["changed"] is True
+
+
+def test_nodes_on_the_wanted_versions_are_left_alone_and_check_mode_only_reports(eks: Any) -> None:
+    current = described(version="1.35", launchTemplate={"name": "strata-test-db", "version": "1"})
+    eks.stubber.add_response("describe_nodegroup", {"nodegroup": current}, KEY)
+    assert run(eks, kubernetes_version="1.35")["changed"] is False
+    eks.stubber.add_response("describe_nodegroup", {"nodegroup": {**current, "version": "1.34"}}, KEY)
+    assert run(eks, check_mode=True, kubernetes_version="1.35")["changed"] is True  # no update call in check mode
