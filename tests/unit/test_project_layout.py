@@ -149,9 +149,10 @@ def test_the_role_order_is_written_once() -> None:
         assert play["vars_files"] == ["vars/roles.yml"], name
     destroy = yaml.safe_load((ROOT / "playbooks/destroy.yml").read_text())
     assert [p.get("ansible.builtin.import_playbook") for p in destroy] == [
-        "preflight.yml", "k8s.yml", "estate.yml", "network.yml"
+        "preflight.yml", None, "k8s.yml", "estate.yml", "network.yml"
     ]  # fmt: skip
-    assert destroy[2]["vars"] == {"strata_state": "absent"}
+    assert destroy[1]["tasks"][0]["ansible.builtin.include_role"]["tasks_from"] == "protection.yml"
+    assert destroy[3]["vars"] == {"strata_state": "absent"}
     for path in (ROOT / "playbooks").glob("*.yml"):
         text = path.read_text()
         for role in estate + kubernetes:
@@ -172,3 +173,17 @@ def test_the_domain_imports_no_tool_and_no_sdk() -> None:
     assert {p.stem for p in (ROOT / "tests/unit/strata/domain").glob("test_*.py")} >= {
         f"test_{p.stem}" for p in (ROOT / "src/strata/domain").glob("*.py") if p.stem != "__init__"
     }  # every domain module has its unit tests, mirrored
+
+
+def test_eks_nodegroups_documents_its_real_default_and_every_key() -> None:
+    spec = yaml.safe_load((ROOT / "roles/eks/meta/argument_specs.yml").read_text())["argument_specs"]["main"]
+    option = spec["options"]["eks_nodegroups"]
+    defaults = yaml.safe_load((ROOT / "roles/eks/defaults/main.yml").read_text())["eks_nodegroups"]
+    assert option["default"] == defaults
+    keys = yaml.safe_load((ROOT / "roles/eks/vars/main.yml").read_text())["__eks_nodegroup_keys"]
+    assert sorted(option["options"]) == sorted(keys)
+    assert option["options"]["taints"]["options"]["effect"]["choices"] == [
+        "NO_SCHEDULE",
+        "NO_EXECUTE",
+        "PREFER_NO_SCHEDULE",
+    ]

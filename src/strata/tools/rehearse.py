@@ -138,8 +138,10 @@ def rehearse(
         # What an operator does, and only deliberately: destroy is refused while the database is protected; turn
         # the protection off through the role, then destroy.
         refused = r.playbook("destroy refused (protected)", "playbooks/destroy.yml", expect_changed=None)
-        r.steps[-1].ok = "has deletion protection on" in " ".join(refused.split())
-        r.steps[-1].detail = "" if r.steps[-1].ok else "destroy was not refused while deletion protection is on"
+        # ...before removing anything at all.
+        refused_first = "has deletion protection on" in " ".join(refused.split()) and r.steps[-1].changed == 0
+        r.steps[-1].ok = refused_first
+        r.steps[-1].detail = "" if refused_first else "destroy was not refused, or not before removing anything"
         off = ("-e", "database_deletion_protection=false")
         r.playbook("protection off", "site.yml", "--tags", "database", *off)
         r.playbook("destroy", "playbooks/destroy.yml", *off)
