@@ -205,7 +205,7 @@ dast: venv ## DAST with schemathesis against a running service: make dast DAST_U
 # --output-sync keeps each target's output in one piece.
 test: venv ## Set up and run the whole suite (what CI runs)
 	$(MAKE) --no-print-directory --output-sync=target -j2 lint fast-tests docs security
-	$(MAKE) --no-print-directory --output-sync=target -j2 integration-lab integration-cloud molecule k8s-tests rehearsals
+	$(MAKE) --no-print-directory --output-sync=target -j2 integration-lab rehearsals integration-cloud molecule k8s-tests
 
 .PHONY: fast-tests
 fast-tests: unit app-test
