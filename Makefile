@@ -199,9 +199,10 @@ dast: venv ## DAST with schemathesis against a running service: make dast DAST_U
 	  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
 
 .PHONY: test
-# Two cores, two lanes: the static checks beside the fast tests; then the tests that use the SSH lab (the lifecycle,
-# the critical path, and the bench) beside the other integration tests, the Molecule scenarios and the offline
-# Kubernetes checks, one after the other. Every test starts its own cloud, runtime and containers on free ports.
+# Two cores, two lanes: the static checks and make security beside the fast tests; then the tests that use the SSH
+# lab (the lifecycle and the bench) beside the rehearsals of staging and production (the two longest), then the
+# other integration tests, the Molecule scenarios and the offline Kubernetes checks in whichever lane frees first.
+# Every test starts its own cloud, runtime and containers on free ports.
 # --output-sync keeps each target's output in one piece.
 test: venv ## Set up and run the whole suite (what CI runs)
 	$(MAKE) --no-print-directory --output-sync=target -j2 lint fast-tests docs security

@@ -234,7 +234,7 @@ def destroy_and_down(lab: Lab) -> None:
     for metadata in pending:
         window = metadata["DeletionDate"] - datetime.datetime.now(datetime.UTC)
         assert datetime.timedelta(days=29) < window <= datetime.timedelta(days=30), window
-    assert "Kept alias/strata-local-backup, alias/strata-local-database" in " ".join(destroy.output.split())
+    assert "Kept alias/strata-local-database, alias/strata-local-backup" in " ".join(destroy.output.split())
     assert "retained on purpose: arn:aws:kms:" in destroy.output
 
     rds = boto3.client("rds", region_name=REGION, endpoint_url=lab.endpoint)
