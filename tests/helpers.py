@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import re
 import socket
 import subprocess
 import threading
@@ -18,11 +17,11 @@ from pathlib import Path
 import boto3
 
 from strata.tools import cloud
+from strata.tools.rehearse import RECAP  # one pattern for ansible-playbook's recap
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = ROOT / ".venv" / "bin"
 REGION = "eu-west-3"
-RECAP = re.compile(r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 # No test may ever reach a real AWS endpoint or the instance-metadata address.
 os.environ.update(cloud.DUMMY_CREDENTIALS)

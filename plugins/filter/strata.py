@@ -6,7 +6,6 @@ share it; these filters adapt it to Ansible and turn its errors into task failur
 
 from __future__ import absolute_import, annotations, division, print_function
 
-import ipaddress
 import os
 from typing import Any
 
@@ -73,17 +72,6 @@ def strata_autoscaler_node_template(labels: dict[str, Any], taints: list[dict[st
         raise AnsibleFilterError(f"Invalid node group labels/taints: {exc}") from None
 
 
-def strata_invalid_cidrs(values: list[Any]) -> list[str]:
-    """The entries of a list that are not CIDR blocks (host bits set counts as invalid)."""
-    invalid = []
-    for value in values or []:
-        try:
-            ipaddress.ip_network(str(value), strict=True)
-        except ValueError:
-            invalid.append(str(value))
-    return invalid
-
-
 def strata_allow_list_problems(values: list[Any], placeholders_allowed: bool = False) -> list[str]:
     """What is wrong with an allow-list of source networks (see strata.domain.guards.allow_list_problems)."""
     return allow_list_problems(list(values or []), placeholders_allowed=bool(placeholders_allowed))
@@ -100,6 +88,5 @@ class FilterModule:
             "strata_autoscaler_node_template": strata_autoscaler_node_template,
             "strata_asg_tag": asg_tag,
             "strata_asg_drift": asg_drift,
-            "strata_invalid_cidrs": strata_invalid_cidrs,
             "strata_allow_list_problems": strata_allow_list_problems,
         }

@@ -11,9 +11,10 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 
 from strata.tools import cloud, rehearse
-from tests.helpers import REGION, free_port
+from tests.helpers import REGION, ROOT, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -118,7 +119,8 @@ def test_managed_node_groups_carry_the_app_and_cluster_security_groups(rehearsed
 
 
 def test_the_cluster_runs_the_environments_kubernetes_version(rehearsed: Rehearsed) -> None:
-    assert rehearsed.seen["cluster_version"] == "1.35"
+    env_yml = ROOT / "inventories" / rehearsed.result.env / "group_vars/all/env.yml"
+    assert rehearsed.seen["cluster_version"] == yaml.safe_load(env_yml.read_text())["strata_kubernetes_version"]
 
 
 def test_the_database_is_the_environments_own(rehearsed: Rehearsed) -> None:

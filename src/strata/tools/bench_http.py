@@ -19,7 +19,6 @@ import json
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from strata.tools import cloud
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 # One SKU per request: wrk numbers its threads in setup(), each thread counts its own requests.
@@ -60,21 +61,15 @@ class Result:
     errors: int
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_runtime(state: Path) -> None:
     ports = {
-        "postgres_primary": free_port(),
-        "postgres_standby": free_port(),
-        "app": [free_port(), free_port()],
-        "traefik_web": free_port(),
-        "traefik_admin": free_port(),
-        "prometheus": free_port(),
-        "postgres_exporter": free_port(),
+        "postgres_primary": cloud.free_port(),
+        "postgres_standby": cloud.free_port(),
+        "app": [cloud.free_port(), cloud.free_port()],
+        "traefik_web": cloud.free_port(),
+        "traefik_admin": cloud.free_port(),
+        "prometheus": cloud.free_port(),
+        "postgres_exporter": cloud.free_port(),
     }
     runtime(state, "-e", json.dumps({"runtime_ports": ports}))
 

@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -35,6 +36,13 @@ DUMMY_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_EC2_METADATA_DISABLED": "true",
 }
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now (for a private cloud, a runtime or a bench beside the user's own)."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
 
 
 def endpoint_url(port: int) -> str:
@@ -180,10 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in DUMMY_CREDENTIALS.items():
             os.environ.setdefault(key, value)
         if args.action == "leftovers":
-            remaining = summary.leftovers(endpoint_url(args.port), args.region, args.env)
+            remaining, kept = summary.left_and_retained(endpoint_url(args.port), args.region, args.env)
             for resource in remaining:
                 print(f"left behind: {resource}")
-            kept = summary.retained(endpoint_url(args.port), args.region, args.env)
             for resource in kept:
                 print(f"retained on purpose: {resource}")
             print(f"{len(remaining)} resource(s) tagged managed-by=strata env={args.env} remain", end="")

@@ -18,7 +18,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -90,20 +89,11 @@ class Rehearsal:
         self.steps.append(Step(name, seconds, changed, ok, detail))
         return proc.stdout
 
-    def left(self) -> list[str]:
-        return summary.leftovers(self.endpoint, "eu-west-3", self.env)
-
     def expect_empty(self, name: str) -> None:
         started = time.monotonic()
-        remaining = self.left()
+        remaining = summary.leftovers(self.endpoint, "eu-west-3", self.env)
         ok = remaining == []
         self.steps.append(Step(name, time.monotonic() - started, None, ok, ", ".join(remaining[:5])))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def deletion_protected(env: str) -> bool:
@@ -177,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="the private cloud's port (default: a free one)")
     parser.add_argument("--keep", action="store_true", help="keep the cloud running and its folder afterwards")
     args = parser.parse_args(argv)
-    port = args.port or free_port()
+    port = args.port or cloud.free_port()
     work = Path(tempfile.mkdtemp(prefix=f"strata-rehearse-{args.env}-"))
     log = work / "rehearsal.log"
     print(cloud.start(port, work / "cloud"))

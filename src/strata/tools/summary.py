@@ -197,21 +197,33 @@ def _retained(item: dict[str, Any]) -> bool:
     return any(kind in item["ResourceARN"] for kind in _RETAINED) or RETAINED_TAG in tags
 
 
-def retained(endpoint: str | None, region: str, env: str) -> list[str]:
-    """ARNs of what destroy keeps on purpose in `env`: final snapshots and the keys that decrypt them."""
+def _tagged(endpoint: str | None, region: str, env: str) -> list[dict[str, Any]]:
+    """The environment's live resources as the Resource Groups Tagging API lists them (keys pending deletion
+    excluded: they are on their way out)."""
     tagging = boto3.client("resourcegroupstaggingapi", region_name=region, endpoint_url=endpoint)
-    return sorted(
-        item["ResourceARN"]
+    return [
+        item
         for page in tagging.get_paginator("get_resources").paginate(
             TagFilters=[{"Key": k, "Values": [v]} for k, v in fleet.owned_tags(env).items()]
         )
         for item in page["ResourceTagMappingList"]
-        if _retained(item) and not _pending_deletion(item["ResourceARN"], region, endpoint)
-    )
+        if not _pending_deletion(item["ResourceARN"], region, endpoint)
+    ]
+
+
+def retained(endpoint: str | None, region: str, env: str) -> list[str]:
+    """ARNs of what destroy keeps on purpose in `env`: final snapshots and the keys that decrypt them."""
+    return left_and_retained(endpoint, region, env)[1]
 
 
 def leftovers(endpoint: str | None, region: str, env: str) -> list[str]:
-    """Ids/ARNs of live resources still tagged managed-by=strata and env=`env`.
+    """Ids/ARNs of live resources still tagged managed-by=strata and env=`env` (see left_and_retained)."""
+    return left_and_retained(endpoint, region, env)[0]
+
+
+def left_and_retained(endpoint: str | None, region: str, env: str) -> tuple[list[str], list[str]]:
+    """(ids/ARNs of live resources still tagged managed-by=strata and env=`env`, ARNs of what destroy keeps on
+    purpose), from one listing of each kind.
 
     EC2 kinds are listed by their own describe calls (DescribeTags would also report
     resources already deleted); other services through the Resource Groups Tagging API.
@@ -227,22 +239,17 @@ def leftovers(endpoint: str | None, region: str, env: str) -> list[str]:
             else [item for page in ec2.get_paginator(call).paginate(Filters=owned) for item in page[key]]
         )
         found.update(item[id_key] for item in items if str(item.get("State", "")).lower() not in _GONE_STATES)
-    tagging = boto3.client("resourcegroupstaggingapi", region_name=region, endpoint_url=endpoint)
-    for page in tagging.get_paginator("get_resources").paginate(
-        TagFilters=[{"Key": k, "Values": [v]} for k, v in fleet.owned_tags(env).items()]
-    ):
-        found.update(
-            item["ResourceARN"]
-            for item in page["ResourceTagMappingList"]
-            if not item["ResourceARN"].startswith("arn:aws:ec2:")
-            and not _retained(item)
-            and not _pending_deletion(item["ResourceARN"], region, endpoint)
-        )
+    tagged = _tagged(endpoint, region, env)
+    found.update(
+        item["ResourceARN"]
+        for item in tagged
+        if not item["ResourceARN"].startswith("arn:aws:ec2:") and not _retained(item)
+    )
     found.update(_live_instances(ec2, owned))
     autoscaling = boto3.client("autoscaling", region_name=region, endpoint_url=endpoint)
     for page in autoscaling.get_paginator("describe_auto_scaling_groups").paginate(Filters=fleet.owned_filters(env)):
         found.update(g["AutoScalingGroupARN"] for g in page["AutoScalingGroups"])
-    return sorted(found)
+    return sorted(found), sorted(item["ResourceARN"] for item in tagged if _retained(item))
 
 
 def _live_instances(ec2: Any, owned: list[dict[str, Any]]) -> set[str]:

@@ -35,15 +35,18 @@ def test_exposes_the_filters(filters: dict) -> None:  # type: ignore[type-arg]
         "strata_autoscaler_node_template",
         "strata_asg_tag",
         "strata_asg_drift",
-        "strata_invalid_cidrs",
         "strata_allow_list_problems",
     }
 
 
-def test_invalid_cidrs_names_what_is_not_a_block(filters: dict) -> None:  # type: ignore[type-arg]
+def test_allow_list_problems_names_each_entry_that_is_wrong(filters: dict) -> None:  # type: ignore[type-arg]
     entries = ["10.6.0.0/22", "192.0.2.0/24", "10.6.1.1/22", "bastion", "::/0", "300.1.0.0/16"]
-    assert filters["strata_invalid_cidrs"](entries) == ["10.6.1.1/22", "bastion", "300.1.0.0/16"]
-    assert filters["strata_invalid_cidrs"](None) == []
+    problems = filters["strata_allow_list_problems"](entries, True)
+    assert [p.split()[0] for p in problems] == ["10.6.1.1/22", "bastion", "::/0", "300.1.0.0/16"]
+    assert "192.0.2.0/24 is a documentation range" in " ".join(filters["strata_allow_list_problems"](entries))
+    assert filters["strata_allow_list_problems"](None) == [
+        "it is empty: list the networks allowed (your office or VPN egress)"
+    ]
 
 
 def test_address_plan_error_names_the_variable(filters: dict) -> None:  # type: ignore[type-arg]
