@@ -175,7 +175,7 @@ K8S_RENDER ?= build/k8s
 .PHONY: k8s-check
 k8s-check: venv checkov ## Render staging and production into $(K8S_RENDER)/<env> and check them (schemas, checkov)
 	for env in staging production; do \
-	  $(BIN)/ansible-playbook playbooks/kubernetes.yml -e env=$$env -e k8s_render_dir=$(abspath $(K8S_RENDER))/$$env; \
+	  $(BIN)/ansible-playbook playbooks/kubernetes.yml -e env=$$env -e kubernetes_render_dir=$(abspath $(K8S_RENDER))/$$env; \
 	done
 	$(BIN)/python -m strata.tools.k8s_check $(K8S_RENDER)/staging $(K8S_RENDER)/production
 

@@ -62,6 +62,14 @@ CASES = {
         {"eks_nodegroups": [{"name": "db", "instance_types": [], "min_size": 1, "max_size": 2}]},
         "instance_types must list at least one type (got [])",
     ),
+    "a node group with a key the spec does not know (before any role runs)": (
+        {"eks_nodegroups": [{"name": "app", "instance_types": ["m6i.large"], "colour": "blue"}]},
+        "eks_nodegroups.colour",
+    ),
+    "a setting of the wrong type (the role's argument spec, checked by the preflight)": (
+        {"database_backup_retention_days": "a week"},
+        "database_backup_retention_days",
+    ),
     "a node group outside the app tier": (
         {"eks_nodegroups": [{"name": "db", "instance_types": ["r6i.large"], "tier": "database"}]},
         "tier must be app, the nodes' subnets (got database)",
@@ -76,7 +84,7 @@ CASES = {
     ),
     "an unknown database engine": (
         {"database_engine": "mysql"},
-        "database_engine=mysql is not supported: use postgres (RDS Multi-AZ) or aurora-postgresql",
+        "value of database_engine must be one of: postgres, aurora-postgresql, got: mysql",  # the role's spec
     ),
     "a backup retention outside AWS's range": (
         {"database_backup_retention_days": 36},

@@ -67,7 +67,7 @@ def test_deploy_snapshots_the_database_first_then_reports_the_rollout_skipped(pr
     tags = {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=snapshot["DBSnapshotArn"])["TagList"]}
     assert tags["purpose"] == "pre-deploy" and tags["app_version"] == "1.1.0" and tags["managed-by"] == "strata"
     out = text(result)
-    assert "SKIPPED, no cluster: no cluster configured for env=local (k8s_cluster_source=kubeconfig" in out
+    assert "SKIPPED, no cluster: no cluster configured for env=local (kubernetes_cluster_source=kubeconfig" in out
     assert f"The snapshot {snapshot['DBSnapshotIdentifier']} was taken; nothing was rolled out" in out
     assert "no release was recorded" in out
     ssm = boto3.client("ssm", region_name=REGION, endpoint_url=private_cloud.endpoint)

@@ -43,7 +43,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ren
     base = tmp_path_factory.mktemp("render")
     procs = {
         env: subprocess.Popen(
-            [*PLAYBOOK, "-e", f"env={env}", "-e", f"k8s_render_dir={base / env}"],
+            [*PLAYBOOK, "-e", f"env={env}", "-e", f"kubernetes_render_dir={base / env}"],
             cwd=ROOT,
             env=venv_env(),
             stdout=subprocess.PIPE,
@@ -408,15 +408,16 @@ def test_dashboards_are_valid_and_query_metrics_the_service_exports(rendered: di
 
 
 def test_a_second_render_changes_nothing(rendered: dict[str, Rendered]) -> None:
-    again = run([*PLAYBOOK, "-e", "env=staging", "-e", f"k8s_render_dir={rendered['staging'].folder}"], venv_env())
+    folder = rendered["staging"].folder
+    again = run([*PLAYBOOK, "-e", "env=staging", "-e", f"kubernetes_render_dir={folder}"], venv_env())
     assert again.returncode == 0, again.output[-3000:]
     assert again.recap["changed"] == 0, again.output[-3000:]
 
 
 def test_bad_input_names_the_variable_before_anything_is_written(tmp_path: Path) -> None:
     folder = tmp_path / "render"
-    bad = run([*PLAYBOOK, "-e", "env=staging", "-e", f"k8s_render_dir={folder}", "-e", "k8s_app_min_replicas=30"],
-              venv_env())  # fmt: skip
+    bad = run([*PLAYBOOK, "-e", "env=staging", "-e", f"kubernetes_render_dir={folder}",
+               "-e", "k8s_app_min_replicas=30"], venv_env())  # fmt: skip
     assert bad.returncode != 0
     assert "k8s_app_min_replicas (30) must be >= 1 and <= k8s_app_max_replicas (9)" in " ".join(bad.output.split())
     assert not folder.exists()

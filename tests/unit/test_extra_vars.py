@@ -40,7 +40,7 @@ def test_valid_inputs_become_json() -> None:
         "env=staging production",
         "app_image_digest=latest",
         "rollback_restore_snapshot=yes",
-        "k8s_state=absent",  # not an input of any workflow
+        "kubernetes_state=absent",  # not an input of any workflow
         "app_version",
     ],
 )

@@ -115,12 +115,14 @@ def test_inventory_plugin_reference_is_generated_from_the_code() -> None:
 
 
 def test_every_role_default_is_in_its_argument_specs() -> None:
+    """...with the real default as its documented one (ansible-doc shows the spec's)."""
     for defaults in (ROOT / "roles").glob("*/defaults/main.yml"):
         role = defaults.parent.parent
         specs = yaml.safe_load((role / "meta/argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
         doc = (ROOT / "docs/roles" / f"{role.name}.md").read_text()
-        for variable in yaml.safe_load(defaults.read_text()) or {}:
+        for variable, value in (yaml.safe_load(defaults.read_text()) or {}).items():
             assert variable in specs, f"{role.name}: {variable} has no argument spec"
+            assert specs[variable].get("default") == value, f"{role.name}: {variable}'s spec documents another default"
             assert f"`{variable}`" in doc, f"{role.name}: {variable} is not in docs/roles/{role.name}.md"
 
 
@@ -143,7 +145,7 @@ def test_the_role_order_is_written_once() -> None:
     assert kubernetes == ["k8s_namespaces", "k8s_ingress", "k8s_observability", "k8s_app", "k8s_cluster_addons"]
     on_disk = {p.name for p in (ROOT / "roles").iterdir() if (p / "tasks/main.yml").is_file()}
     assert set(estate + kubernetes) <= on_disk
-    assert on_disk - set(estate + kubernetes) == {"network", "preflight", "k8s", "bastion_sshd", "runtime"}
+    assert on_disk - set(estate + kubernetes) == {"network", "preflight", "kubernetes", "bastion_sshd", "runtime"}
     for name in ("estate.yml", "k8s.yml", "preflight.yml"):
         (play,) = [p for p in yaml.safe_load((ROOT / "playbooks" / name).read_text()) if "vars/roles.yml" in str(p)]
         assert play["vars_files"] == ["vars/roles.yml"], name
@@ -176,14 +178,26 @@ def test_the_domain_imports_no_tool_and_no_sdk() -> None:
 
 
 def test_eks_nodegroups_documents_its_real_default_and_every_key() -> None:
+    """The spec is the one list of a node group's keys: the preflight checks it (entry point validate)."""
     spec = yaml.safe_load((ROOT / "roles/eks/meta/argument_specs.yml").read_text())["argument_specs"]["main"]
     option = spec["options"]["eks_nodegroups"]
     defaults = yaml.safe_load((ROOT / "roles/eks/defaults/main.yml").read_text())["eks_nodegroups"]
     assert option["default"] == defaults
-    keys = yaml.safe_load((ROOT / "roles/eks/vars/main.yml").read_text())["__eks_nodegroup_keys"]
-    assert sorted(option["options"]) == sorted(keys)
+    assert {key for group in defaults for key in group} <= set(option["options"])
+    assert option["options"]["name"]["required"] and option["options"]["instance_types"]["required"]
     assert option["options"]["taints"]["options"]["effect"]["choices"] == [
         "NO_SCHEDULE",
         "NO_EXECUTE",
         "PREFER_NO_SCHEDULE",
     ]
+
+
+def test_the_preflight_checks_every_role_against_its_argument_spec() -> None:
+    """Each role the preflight validates has an entry point `validate` with the same spec as `main`, so types,
+    choices and unknown keys fail before anything changes, not when the role's turn comes."""
+    order = yaml.safe_load((ROOT / "playbooks/vars/roles.yml").read_text())
+    for role in [*order["strata_estate_roles"], "kubernetes", *order["strata_kubernetes_roles"]]:
+        specs = yaml.safe_load((ROOT / "roles" / role / "meta/argument_specs.yml").read_text())["argument_specs"]
+        assert specs.get("validate") == specs["main"], f"{role}: argument_specs.yml needs `validate: *main`"
+    tasks = yaml.safe_load((ROOT / "playbooks/preflight.yml").read_text())[1]["tasks"]
+    assert {t["ansible.builtin.include_role"]["tasks_from"] for t in tasks} == {"validate"}  # not validate.yml

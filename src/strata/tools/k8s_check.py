@@ -1,4 +1,4 @@
-"""Offline checks of the rendered Kubernetes manifests (playbooks/kubernetes.yml -e k8s_render_dir=DIR).
+"""Offline checks of the rendered Kubernetes manifests (playbooks/kubernetes.yml -e kubernetes_render_dir=DIR).
 
 Every object is validated against the Kubernetes OpenAPI schema of the cluster version (kubernetes-validate, strict:
 an unknown field is an error). Custom resources (cert-manager, Prometheus operator) have no schema there: they are
@@ -74,7 +74,7 @@ def cluster_version(folder: Path) -> str:
     """The Kubernetes version the render of `folder` was made for (written by the k8s role in render mode)."""
     record = folder / "cluster.json"
     if not record.is_file():
-        raise SystemExit(f"{record} is missing: render with playbooks/kubernetes.yml -e k8s_render_dir={folder}")
+        raise SystemExit(f"{record} is missing: render with playbooks/kubernetes.yml -e kubernetes_render_dir={folder}")
     return str(json.loads(record.read_text())["kubernetes_version"])
 
 

@@ -65,7 +65,7 @@ class Rehearsal:
 
     def playbook(self, name: str, playbook: str, *extra: str, expect_changed: int | None = None) -> str:
         argv = [PLAYBOOK, playbook, "-e", f"env={self.env}", "-e", f"strata_rehearsal_endpoint={self.endpoint}"]
-        argv += ["-e", f"k8s_render_dir={self.work / 'k8s'}", *extra]
+        argv += ["-e", f"kubernetes_render_dir={self.work / 'k8s'}", *extra]
         started = time.monotonic()
         proc = subprocess.run(  # noqa: S603 - the venv's ansible-playbook, arguments built here
             argv,

@@ -31,7 +31,7 @@ def test_make_up_prints_the_topology_and_the_endpoint(lab: Lab) -> None:
 def test_site_reports_the_kubernetes_parts_skipped_without_a_cluster(lab: Lab) -> None:
     text = " ".join(lab.up_output.split())
     assert "SKIPPED, no cluster: no cluster configured for env=local" in text
-    assert "Render them offline with -e k8s_render_dir=DIR" in text
+    assert "Render them offline with -e kubernetes_render_dir=DIR" in text
 
 
 def test_the_database_password_never_appears_in_any_output(lab: Lab) -> None:
