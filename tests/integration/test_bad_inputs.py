@@ -70,6 +70,22 @@ CASES = {
         {"database_backup_retention_days": "a week"},
         "database_backup_retention_days",
     ),
+    "a region that does not exist (DescribeRegions)": (
+        {"aws_region": "eu-west-9"},
+        "aws_region=eu-west-9 is not a region enabled for this account (DescribeRegions)",
+    ),
+    "a node group type a zone does not offer (DescribeInstanceTypeOfferings)": (
+        {"eks_nodegroups": [{"name": "app", "instance_types": ["m6i.large", "m6i.huge"]}]},
+        "eks_nodegroups: m6i.huge is not offered in eu-west-3a, eu-west-3b, eu-west-3c",
+    ),
+    "a bastion type its zone does not offer (DescribeInstanceTypeOfferings)": (
+        {"bastion_host_instance_type": "t3.gigantic"},
+        "bastion_host_instance_type=t3.gigantic is not offered in eu-west-3a, the bastion's zone",
+    ),
+    "a database major version past its end of standard support": (
+        {"database_engine_version": "13.20"},
+        "database_engine_version=13.20 is not a supported major version",
+    ),
     "a node group outside the app tier": (
         {"eks_nodegroups": [{"name": "db", "instance_types": ["r6i.large"], "tier": "database"}]},
         "tier must be app, the nodes' subnets (got database)",
@@ -185,3 +201,23 @@ def test_check_mode_on_an_empty_cloud_creates_nothing(private_cloud: Cloud) -> N
     assert result.recap["changed"] >= 2
     assert "Check mode: the repository strata/api would be created" in flat
     assert vpc_ids(private_cloud) == before
+
+
+def test_a_changed_primary_vpc_block_is_refused_not_duplicated(private_cloud: Cloud) -> None:
+    """ec2_vpc_net finds a VPC by name and primary block: another block would create a second strata-local."""
+    ec2 = private_cloud.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+    ec2.create_tags(
+        Resources=[vpc], Tags=[{"Key": "Name", "Value": "strata-local"}, {"Key": "env", "Value": "local"},
+                               {"Key": "managed-by", "Value": "strata"}]
+    )  # fmt: skip
+    before = vpc_ids(private_cloud)
+    try:
+        result = private_cloud.playbook("site.yml", "-e", "env=local")
+        assert result.returncode != 0
+        assert "The VPC strata-local exists with the primary block 10.99.0.0/16, but network_address_plan" in " ".join(
+            result.output.split()
+        ), result.output[-3000:]
+        assert vpc_ids(private_cloud) == before
+    finally:
+        ec2.delete_vpc(VpcId=vpc)

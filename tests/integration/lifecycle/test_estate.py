@@ -117,6 +117,25 @@ def test_database_multi_az_private_encrypted_backed_up_with_its_secret(lab: Lab)
     assert secrets.describe_secret(SecretId=secret["SecretArn"])["ARN"] == secret["SecretArn"]
 
 
+def test_a_minor_upgrade_by_aws_is_kept_not_reverted(lab: Lab) -> None:
+    """RDS upgrades minors by itself (auto_minor_version_upgrade); the next converge must not ask for the pinned,
+    lower minor: AWS refuses a downgrade, so the run would fail on a real account."""
+    rds = boto3.client("rds", region_name=REGION, endpoint_url=lab.endpoint)
+    (db,) = rds.describe_db_instances(DBInstanceIdentifier="strata-local")["DBInstances"]
+    pinned = db["EngineVersion"]
+    major, minor = pinned.split(".")
+    upgraded = f"{major}.{int(minor) + 2}"
+    rds.modify_db_instance(DBInstanceIdentifier="strata-local", EngineVersion=upgraded, ApplyImmediately=True)
+    try:
+        again = lab.playbook("site.yml", "-e", "env=local", "--tags", "database")
+        assert again.returncode == 0, again.output[-3000:]
+        assert again.recap["changed"] == 0, again.output[-3000:]
+        (db,) = rds.describe_db_instances(DBInstanceIdentifier="strata-local")["DBInstances"]
+        assert db["EngineVersion"] == upgraded
+    finally:
+        rds.modify_db_instance(DBInstanceIdentifier="strata-local", EngineVersion=pinned, ApplyImmediately=True)
+
+
 def test_one_bastion_in_a_public_subnet_found_by_its_tags(lab: Lab) -> None:
     found = lab.ec2.describe_instances(
         Filters=[
