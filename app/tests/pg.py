@@ -28,7 +28,7 @@ def free_port() -> int:
 
 
 class Postgres:
-    def __init__(self) -> None:
+    def __init__(self, settings: dict[str, str] | None = None) -> None:
         if not (PG_BIN / "postgres").exists():
             raise RuntimeError(f"PostgreSQL 15 not found in {PG_BIN}: run `make host` (installs postgresql-15)")
         self.root = Path(tempfile.mkdtemp(prefix="catalog-pg-"))
@@ -36,6 +36,7 @@ class Postgres:
         self.port = free_port()
         self.password = secrets.token_urlsafe(16)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.settings = settings or {}  # more `-c name=value` (ssl=on, ...)
 
     @staticmethod
     def _unprivileged(argv: list[str]) -> list[str]:
@@ -85,6 +86,7 @@ class Postgres:
                     "fsync=off",
                     "-c",
                     "max_connections=200",
+                    *(arg for name, value in self.settings.items() for arg in ("-c", f"{name}={value}")),
                 ]
             ),
             stdout=log,

@@ -142,8 +142,14 @@ def test_the_service_deployment_policies(rendered: dict[str, Rendered], env: str
     # The drain of the service (its /readyz turns 503 first) fits in the grace period.
     config = r.one("ConfigMap", "catalog")["data"]
     assert pod["terminationGracePeriodSeconds"] > int(config["CATALOG_DRAIN_SECONDS"])
-    assert config["CATALOG_ENV"] == env and config["CATALOG_DB_HOST"] == f"db.{env}.strata.internal"
-    assert config["CATALOG_DB_SSLMODE"] in ("require", "verify-full")
+    # The database by its RDS endpoint (the name its certificate covers: a private CNAME fails verify-full), verified
+    # against the Amazon RDS CAs the image ships (production's Aurora: the cluster's writer endpoint).
+    endpoint = {
+        "staging": "strata-staging.rendered-offline",
+        "production": "strata-production.cluster-rendered-offline",
+    }
+    assert config["CATALOG_ENV"] == env and config["CATALOG_DB_HOST"] == f"{endpoint[env]}.eu-west-3.rds.amazonaws.com"
+    assert (config["CATALOG_DB_SSLMODE"], config["CATALOG_DB_SSLROOTCERT"]) == ("verify-full", "rds")
     # The password comes from a mounted Secret (CATALOG_SECRETS_DIR), never from the ConfigMap or the environment.
     assert not any("PASSWORD" in key for key in config)
     assert {"name": "CATALOG_SECRETS_DIR", "value": "/run/secrets/catalog"} in api["env"]
@@ -311,8 +317,9 @@ def test_charts_are_pinned_and_placed_on_their_node_groups(rendered: dict[str, R
     assert "Name        loki" in charts["fluent-bit"]["values"]["config"]["outputs"]
     exporter = charts["postgres-exporter"]["values"]["config"]["datasource"]
     assert (
-        exporter["host"] == f"db.{env}.strata.internal" and exporter["passwordSecret"]["name"] == "postgres-exporter-db"
-    )
+        exporter["host"] == rendered[env].one("ConfigMap", "catalog")["data"]["CATALOG_DB_HOST"]
+    )  # one definition: role kubernetes
+    assert exporter["passwordSecret"]["name"] == "postgres-exporter-db"
     autoscaler = charts["cluster-autoscaler"]["values"]
     assert autoscaler["autoDiscovery"]["clusterName"] == f"strata-{env}"
     assert autoscaler["rbac"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(

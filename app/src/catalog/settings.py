@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -16,6 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
 LOCAL_DEFAULT_PASSWORD = "catalog-local-only"  # noqa: S105 - the documented local default, refused elsewhere
+# The Amazon RDS certificate authorities (CATALOG_DB_SSLROOTCERT=rds), shipped in the wheel and so in the image.
+RDS_CA_BUNDLE = Path(__file__).parent / "certs" / "rds-global-bundle.pem"
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -35,6 +38,10 @@ class Settings(BaseSettings):
     db_replica_host: str | None = None
     db_replica_port: int | None = Field(None, ge=1, le=65535)
     db_sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    # The CA file that verify-ca/verify-full check the server's certificate against; `rds` is the Amazon RDS bundle
+    # shipped in the package (catalog/certs/rds-global-bundle.pem). Under verify-full, the host must be a name the
+    # certificate covers: on AWS the RDS endpoint itself, not a private CNAME pointing at it.
+    db_sslrootcert: str | None = None
     db_pool_size: int = Field(5, ge=1, le=100)
     db_max_overflow: int = Field(5, ge=0, le=100)
     db_pool_timeout: float = Field(5.0, gt=0, le=120)
@@ -57,13 +64,29 @@ class Settings(BaseSettings):
                 f"CATALOG_DB_PASSWORD is empty or the local default while CATALOG_ENV={self.env}: "
                 "set it from the database secret (Secrets Manager), never the local default"
             )
-        if self.env == "production" and self.db_sslmode not in ("require", "verify-ca", "verify-full"):
+        if self.env == "production" and self.db_sslmode != "verify-full":
             raise ValueError(
-                f"CATALOG_DB_SSLMODE={self.db_sslmode} while CATALOG_ENV=production: use require or verify-full"
+                f"CATALOG_DB_SSLMODE={self.db_sslmode} while CATALOG_ENV=production: use verify-full (with "
+                "CATALOG_DB_SSLROOTCERT=rds on AWS), so that the service talks to its database and nothing else"
             )
+        if self.db_sslmode in ("verify-ca", "verify-full"):
+            if not self.db_sslrootcert:
+                raise ValueError(
+                    f"CATALOG_DB_SSLMODE={self.db_sslmode} needs CATALOG_DB_SSLROOTCERT: the CA file to verify the "
+                    "server against (rds: the Amazon RDS bundle shipped with the service)"
+                )
+            if not Path(self.sslrootcert_path or "").is_file():
+                raise ValueError(f"CATALOG_DB_SSLROOTCERT={self.db_sslrootcert}: no such file")
         if (self.db_replica_port is not None) and not self.db_replica_host:
             raise ValueError("CATALOG_DB_REPLICA_PORT is set without CATALOG_DB_REPLICA_HOST: set both or neither")
         return self
+
+    @property
+    def sslrootcert_path(self) -> str | None:
+        """The CA file libpq reads: `rds` is the bundle shipped in this package."""
+        if self.db_sslrootcert == "rds":
+            return str(RDS_CA_BUNDLE)
+        return self.db_sslrootcert
 
     def url(self, replica: bool = False) -> URL:
         host = self.db_replica_host if replica and self.db_replica_host else self.db_host
@@ -75,7 +98,11 @@ class Settings(BaseSettings):
             host=host,
             port=port,
             database=self.db_name,
-            query={"sslmode": self.db_sslmode, "connect_timeout": str(self.db_connect_timeout)},
+            query={
+                "sslmode": self.db_sslmode,
+                "connect_timeout": str(self.db_connect_timeout),
+                **({"sslrootcert": self.sslrootcert_path} if self.sslrootcert_path else {}),
+            },
         )
 
     @property

@@ -43,6 +43,26 @@ def test_runtime_second_run_and_check_mode_change_nothing(lab: Lab) -> None:
     assert checked.returncode == 0 and checked.recap["changed"] == 0, checked.output[-4000:]
 
 
+def test_the_database_speaks_tls_only_and_the_service_verifies_it(lab: Lab) -> None:
+    """As on AWS (rds.force_ssl, verify-full against the RDS CAs): the servers refuse plain connections, present the
+    runtime CA's certificate for 127.0.0.1, and every connection of the service is encrypted."""
+    secrets = lab.runtime_state / "secrets"
+    password = (secrets / "postgres").read_text()
+    primary = f"host=127.0.0.1 port={lab.runtime['postgres_primary']} dbname=postgres user=postgres password={password}"
+    with pytest.raises(psycopg.OperationalError, match="no encryption"):
+        psycopg.connect(f"{primary} sslmode=disable", connect_timeout=3).close()
+    verified = f"{primary} sslmode=verify-full sslrootcert={secrets / 'db-ca.pem'}"
+    with psycopg.connect(verified, autocommit=True) as conn:
+        assert conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone() == (True,)
+        service = conn.execute(
+            "SELECT bool_and(s.ssl), count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)"
+            " WHERE a.usename = 'catalog'"
+        ).fetchone()
+        assert service is not None and service[0] is True and service[1] > 0, service
+        replication = conn.execute("SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_replication r USING (pid)")
+        assert replication.fetchone() == (True,)  # the standby streams over TLS too
+
+
 def test_a_write_through_traefik_is_read_back_from_the_standby(lab: Lab) -> None:
     api = lab.runtime["api"]
     status, category = http(f"{api}/categories", "POST", {"slug": "lifecycle", "name": "Lifecycle"})
