@@ -16,6 +16,8 @@ command -v runc >/dev/null 2>&1 || missing+=(runc)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+# The lab enforces the estate's security groups and network ACLs in its hosts' network namespaces.
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
 # env=local's runtime: PostgreSQL 15 (primary + hot standby), Prometheus and its PostgreSQL exporter;
 # wrk drives `make bench`. Only their programs are used: the runtime starts its own instances.
 [[ -x /usr/lib/postgresql/15/bin/postgres ]] || missing+=(postgresql-15)

@@ -71,14 +71,26 @@ def build_fleet(endpoint: str, instances: int, groups: int, env: str = ENV, octe
         name=cluster, roleArn="arn:aws:iam::123456789012:role/bench", resourcesVpcConfig={"subnetIds": subnets}
     )
     image = "ami-12c6146b"  # the embedded cloud does not validate AMI ids
+    # The platform's shape of security groups, which the lab enforces: SSH to the bastion from an allow-list
+    # (TEST-NET-1), SSH to the nodes from the bastion's group.
+    bastion_sg = ec2.create_security_group(GroupName=f"{cluster}-bastion", Description="bench", VpcId=vpc_id)["GroupId"]
+    node_sg = ec2.create_security_group(GroupName=f"{cluster}-app", Description="bench", VpcId=vpc_id)["GroupId"]
+    ssh = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22}
+    ec2.authorize_security_group_ingress(
+        GroupId=bastion_sg, IpPermissions=[{**ssh, "IpRanges": [{"CidrIp": "192.0.2.0/24"}]}]
+    )
+    ec2.authorize_security_group_ingress(
+        GroupId=node_sg, IpPermissions=[{**ssh, "UserIdGroupPairs": [{"GroupId": bastion_sg}]}]
+    )
 
-    def launch(count: int, subnet: str, extra: list[dict[str, str]]) -> None:
+    def launch(count: int, subnet: str, extra: list[dict[str, str]], group: str = node_sg) -> None:
         ec2.run_instances(
             ImageId=image,
             InstanceType="m6i.large",
             MinCount=count,
             MaxCount=count,
             SubnetId=subnet,
+            SecurityGroupIds=[group],
             TagSpecifications=[{"ResourceType": "instance", "Tags": [*tags, *extra]}],
         )
 
@@ -90,7 +102,7 @@ def build_fleet(endpoint: str, instances: int, groups: int, env: str = ENV, octe
             count = per_group // 3 + (1 if index < per_group % 3 else 0)
             if count:
                 launch(count, subnets[index], node_tags)
-    launch(1, public, fleet.tag_list(fleet.bastion_tags(cluster)))
+    launch(1, public, fleet.tag_list(fleet.bastion_tags(cluster)), bastion_sg)
 
 
 def best(repeat: int, action: Callable[[], Any]) -> tuple[float, Any]:

@@ -3,6 +3,7 @@
     strata-lab up     [--env local] [--endpoint URL] [--state-dir DIR]   idempotent
     strata-lab down   [--state-dir DIR]                                  idempotent
     strata-lab status [--state-dir DIR]                                  exit 0 when every host answers
+    strata-lab sync   [--state-dir DIR]                                  re-apply the estate's rules, no restart
     strata-lab image                                                     build or find the base image, print its name
 
 For each running instance of the environment (the bastion and the node groups' instances)
@@ -12,10 +13,16 @@ the instance's private address. The topology mirrors the VPC:
     controller --veth (public subnet's .1 <-> bastion address)--> bastion
     bastion --eth1--> bridge in the namespace "<prefix>vpc" <-- every node
 
-The controller has a route to the bastion's address only; every VPC block of the
-environment is blackholed on the host, so a node is unreachable from the controller and
-nothing addressed to the lab's range can leave the machine. The bastion's namespace does
-not forward, so the only way to a node is an SSH hop through the bastion.
+The controller has a route to the bastion's address only, from an address of the bastion's SSH allow-list (the
+operator's public address, as AWS sees it through the internet gateway); every VPC block of the environment is
+blackholed on the host, so a node is unreachable from the controller and nothing addressed to the lab's range can
+leave the machine. The bastion's namespace does not forward, so the only way to a node is an SSH hop through the
+bastion.
+
+Each host enforces what AWS would: its security groups (stateful, allow-only, a group as a peer meaning its
+members' addresses) and its subnet's network ACL (stateless, first match, the final deny), read from the embedded
+cloud and translated by strata.domain.packet_filter into nftables rules in the host's own namespace. `up` and
+`sync` apply them; `status` says per host how many rules it enforces and whether they still match the estate.
 
 Key material (the operator's key, every host's host key, a known_hosts file) is made per
 lab under the state folder and removed by `down`. The base image is built once with
@@ -36,7 +43,7 @@ from typing import Any
 
 import boto3
 
-from strata.domain import fleet
+from strata.domain import fleet, packet_filter
 from strata.tools.baseimage import Base, ImageError, sh
 from strata.tools.cloud import DEFAULT_PORT, DUMMY_CREDENTIALS, endpoint_url
 
@@ -45,6 +52,7 @@ DEFAULT_STATE_DIR = PROJECT_ROOT / ".state" / "lab"
 PACKAGES = ["openssh-server", "python3", "sudo"]
 USER = "ec2-user"
 PREFIX = "slab-"
+TABLE = "strata_lab"  # the nftables table of the estate's rules in each host's namespace
 LABEL = "io.strata.lab"
 # Runs as the container's PID 1: the kubelet stand-in (its /healthz, as the real kubelet
 # serves on 10248) on nodes, then sshd in the foreground.
@@ -87,11 +95,11 @@ def image_name() -> str:
 
 
 def ensure_tools() -> None:
-    missing = [tool for tool in ("podman", "ip", "ssh-keygen", "debootstrap") if not shutil.which(tool)]
+    missing = [tool for tool in ("podman", "ip", "nft", "ssh-keygen", "debootstrap") if not shutil.which(tool)]
     if missing:
         raise LabError(
             f"the lab needs {', '.join(missing)}: run scripts/bootstrap-host.sh as root (it installs podman, runc, "
-            "debootstrap, iproute2 and openssh-client), or install them with your package manager"
+            "debootstrap, iproute2, nftables and openssh-client), or install them with your package manager"
         )
     if os.geteuid() != 0:
         raise LabError("the lab creates network namespaces and routes: run it as root (make up does on CI and here)")
@@ -128,11 +136,82 @@ def instances(endpoint: str, region: str, env: str) -> tuple[list[dict[str, Any]
                 "role": member.role,
                 "address": instance["PrivateIpAddress"],
                 "subnet": subnet["CidrBlock"],
+                "subnet_id": subnet["SubnetId"],
+                "groups": sorted(g["GroupId"] for g in instance.get("SecurityGroups", [])),
                 "zone": instance.get("Placement", {}).get("AvailabilityZone", ""),
             }
         )
     found.sort(key=lambda i: (i["role"] != fleet.BASTION, i["role"], i["address"]))
     return found, blocks
+
+
+def estate_rules(endpoint: str, region: str, env: str) -> dict[str, Any]:
+    """What the packet filters are made from: the environment's VPC's security groups, network ACLs and subnets,
+    and every interface's groups (running instances; the group-as-peer rules need their addresses)."""
+    ec2 = boto3.client("ec2", region_name=region, endpoint_url=endpoint)
+    vpcs = [v["VpcId"] for v in ec2.describe_vpcs(Filters=fleet.owned_filters(env))["Vpcs"]]
+    in_vpc = [{"Name": "vpc-id", "Values": vpcs}]
+    running = [*in_vpc, {"Name": "instance-state-name", "Values": list(fleet.RUNNING_STATES)}]
+    listed = [
+        {"PrivateIpAddress": i["PrivateIpAddress"], "SecurityGroups": i.get("SecurityGroups", [])}
+        for page in ec2.get_paginator("describe_instances").paginate(Filters=running)
+        for r in page["Reservations"]
+        for i in r["Instances"]
+        if i.get("PrivateIpAddress")
+    ]
+    return {
+        "security_groups": ec2.describe_security_groups(Filters=in_vpc)["SecurityGroups"],
+        "network_acls": ec2.describe_network_acls(Filters=in_vpc)["NetworkAcls"],
+        "subnets": ec2.describe_subnets(Filters=in_vpc)["Subnets"],
+        "members": packet_filter.group_members(listed),
+    }
+
+
+def host_rules(host: dict[str, Any], rules: dict[str, Any]) -> tuple[packet_filter.HostPolicy, str]:
+    """A host's policy, and the digest of the estate state it came from (its groups, its subnet's ACL, the members
+    of the groups its rules name)."""
+    policy = packet_filter.host_policy(
+        host["address"],
+        group_ids=host["groups"],
+        subnet_id=host["subnet_id"],
+        security_groups=rules["security_groups"],
+        network_acls=rules["network_acls"],
+        subnets=rules["subnets"],
+        members=rules["members"],
+    )
+    groups = [g for g in rules["security_groups"] if g["GroupId"] in host["groups"]]
+    acl = [a for a in rules["network_acls"] if any(x.get("SubnetId") == host["subnet_id"] for x in a["Associations"])]
+    return policy, packet_filter.digest(groups, [a["Entries"] for a in acl], rules["members"])
+
+
+def operator_address(bastion: dict[str, Any], rules: dict[str, Any]) -> str:
+    """The controller's address as the bastion sees it: inside the first range its groups admit SSH from (the
+    operator's public address, through the internet gateway in AWS)."""
+    policy, _ = host_rules(bastion, rules)
+    for rule in policy.sg_in:
+        if rule.protocol in ("tcp", "all") and (rule.ports is None or rule.ports[0] <= 22 <= rule.ports[1]):
+            for cidr in rule.peers:
+                network = ipaddress.ip_network(cidr)
+                if network.version == 4 and network.prefixlen >= 8:
+                    return str(network.network_address if network.prefixlen == 32 else network[1])
+    raise LabError(
+        "the bastion's security groups admit SSH from no IPv4 range of /8 or narrower: set "
+        "network_bastion_allowed_cidrs (inventories/<env>/group_vars/all/network.yml) and converge"
+    )
+
+
+def enforce(state: dict[str, Any], rules: dict[str, Any]) -> dict[str, Any]:
+    """Load each host's packet filter into its namespace, atomically replacing the previous one (nft -f: one
+    transaction); no host restarts. Returns {instance id: {"rules": n, "digest": d}}."""
+    enforced = {}
+    for host, member in zip(state["hosts"], state["members"], strict=True):
+        policy, digest = host_rules(host, rules)
+        ruleset = packet_filter.nftables(policy, TABLE)
+        script = f"table inet {TABLE}\ndelete table inet {TABLE}\n{ruleset}"
+        sh("ip", "netns", "exec", member["netns"], "nft", "-f", "-", input=script)
+        count = len(policy.sg_in) + len(policy.sg_out) + len(policy.acl_in) + len(policy.acl_out)
+        enforced[host["id"]] = {"rules": count, "digest": digest}
+    return enforced
 
 
 def keygen(path: Path, comment: str) -> str:
@@ -175,14 +254,15 @@ def _wire_vpc(blocks: list[str]) -> str:
     return vpc_ns
 
 
-def _wire_bastion(host: dict[str, Any], index: int, ns: str, vpc_ns: str, blocks: list[str]) -> None:
-    """controller <-> bastion: a point-to-point link whose controller side holds the public
-    subnet's router address (.1), as the VPC router does in AWS; eth1 reaches the nodes."""
-    gateway, outside = _gateway(host["subnet"]), f"slh{index}"
+def _wire_bastion(host: dict[str, Any], index: int, ns: str, vpc_ns: str, *, blocks: list[str], operator: str) -> None:
+    """controller <-> bastion: a point-to-point link, the controller's side holding the operator's address (inside
+    the bastion's SSH allow-list, as AWS sees a client through the internet gateway); eth1 reaches the nodes. The
+    bastion routes only that address back: no default route, nothing of the namespace reaches the host's network."""
+    outside = f"slh{index}"
     sh("ip", "link", "add", outside, "type", "veth", "peer", "name", "eth0", "netns", ns)
-    sh("ip", "addr", "add", f"{gateway}/32", "peer", f"{host['address']}/32", "dev", outside)
+    sh("ip", "addr", "add", f"{operator}/32", "peer", f"{host['address']}/32", "dev", outside)
     sh("ip", "link", "set", outside, "up")
-    sh("ip", "-n", ns, "addr", "add", f"{host['address']}/32", "peer", f"{gateway}/32", "dev", "eth0")
+    sh("ip", "-n", ns, "addr", "add", f"{host['address']}/32", "peer", f"{operator}/32", "dev", "eth0")
     sh("ip", "-n", ns, "link", "set", "eth0", "up")
     sh("ip", "-n", ns, "link", "add", "eth1", "type", "veth", "peer", "name", f"slv{index}", "netns", vpc_ns)
     sh("ip", "-n", ns, "link", "set", "eth1", "up")
@@ -224,9 +304,18 @@ def up(
         raise LabError(f"no running bastion in env={env}: converge it first (ansible-playbook site.yml -e env={env})")
     if len(bastions) > 1:
         raise LabError(f"{len(bastions)} bastions are running in env={env}; the lab expects one")
+    rules = estate_rules(endpoint, region, env)
+    operator = operator_address(bastions[0], rules)
     previous = read_state(state_dir)
-    if previous and previous.get("hosts") == hosts and status(state_dir, quiet=True) == 0:
-        log(f"lab: {len(hosts)} host(s) already up")
+    if (
+        previous
+        and previous.get("hosts") == hosts
+        and previous.get("operator") == operator
+        and status(state_dir, quiet=True, check_rules=False) == 0
+    ):
+        previous["enforced"] = enforce(previous, rules)
+        (state_dir / "lab.json").write_text(json.dumps(previous, indent=2))
+        log(f"lab: {len(hosts)} host(s) already up; the estate's rules re-applied")
         return previous
     if previous is None and Path(f"/run/netns/{PREFIX}vpc").exists():
         raise LabError("another lab is up on this machine (state elsewhere); stop it first: make down")
@@ -238,11 +327,33 @@ def up(
     user_key = keygen(state_dir / "id_ed25519", f"strata-lab-{env}")
     (keys / "authorized_keys").write_text(user_key + "\n")
     (keys / "authorized_keys").chmod(0o644)
-    state: dict[str, Any] = {"env": env, "endpoint": endpoint, "blocks": blocks, "hosts": hosts, "members": []}
+    state: dict[str, Any] = {
+        "env": env, "endpoint": endpoint, "region": region, "blocks": blocks, "hosts": hosts, "members": [],
+        "operator": operator,
+    }  # fmt: skip
     (state_dir / "lab.json").write_text(json.dumps(state, indent=2))  # so that down() can clean a partial start
+    _start_hosts(state, state_dir, image=image, keys=keys)
+    state["enforced"] = enforce(state, rules)
+    (state_dir / "lab.json").write_text(json.dumps(state, indent=2))
+    bastion = bastions[0]
+    _wait_port(bastion["address"], 22, None)
+    bastion_ns = state["members"][hosts.index(bastion)]["netns"]
+    for host in hosts:
+        if host is not bastion:
+            _wait_port(host["address"], 22, bastion_ns)
+    log(
+        f"lab: {len(hosts)} host(s) up: bastion {bastion['address']} (SSH from {operator}), {len(hosts) - 1} node(s)"
+        f" behind it; each enforces its security groups and network ACL"
+    )
+    return state
+
+
+def _start_hosts(state: dict[str, Any], state_dir: Path, *, image: str, keys: Path) -> None:
+    """The VPC's bridge, then per host (the bastion first): its namespace and links, its host key, its container."""
+    hosts, blocks, env, operator = state["hosts"], state["blocks"], state["env"], state["operator"]
     vpc_ns = _wire_vpc(blocks)
     known_hosts = []
-    bastion = bastions[0]
+    bastion = hosts[0]
     for index, host in enumerate(hosts):
         ns, member = f"{PREFIX}{index}", f"{PREFIX}{host['id']}"
         state["members"].append({"id": host["id"], "netns": ns, "container": member})
@@ -250,7 +361,7 @@ def up(
         sh("ip", "netns", "add", ns)
         sh("ip", "-n", ns, "link", "set", "lo", "up")
         if host is bastion:
-            _wire_bastion(host, index, ns, vpc_ns, blocks)
+            _wire_bastion(host, index, ns, vpc_ns, blocks=blocks, operator=operator)
         else:
             _wire_node(host, index, ns, vpc_ns, blocks)
         sh("ip", "-n", vpc_ns, "link", "set", f"slv{index}", "master", "br0")
@@ -259,12 +370,16 @@ def up(
         known_hosts.append(f"{host['address']} {' '.join(keygen(host_key, host['id']).split()[:2])}")
         _start(image, member, ns=ns, env=env, host=host, keys=keys)
     (state_dir / "known_hosts").write_text("\n".join(known_hosts) + "\n")
-    _wait_port(bastion["address"], 22, None)
-    bastion_ns = state["members"][hosts.index(bastion)]["netns"]
-    for host in hosts:
-        if host is not bastion:
-            _wait_port(host["address"], 22, bastion_ns)
-    log(f"lab: {len(hosts)} host(s) up: bastion {bastion['address']}, {len(hosts) - 1} node(s) behind it")
+
+
+def sync(state_dir: Path, log: Any = print) -> dict[str, Any]:
+    """Re-apply the estate's current rules to the running hosts (after a converge changed a group or an ACL)."""
+    state = read_state(state_dir)
+    if not state:
+        raise LabError("the lab is not running: make up (or strata-lab up)")
+    state["enforced"] = enforce(state, estate_rules(state["endpoint"], state.get("region", "eu-west-3"), state["env"]))
+    (state_dir / "lab.json").write_text(json.dumps(state, indent=2))
+    log(f"lab: the estate's rules re-applied to {len(state['hosts'])} host(s)")
     return state
 
 
@@ -289,7 +404,7 @@ def down(state_dir: Path, log: Any = print) -> str:
     return message
 
 
-def status(state_dir: Path, quiet: bool = False) -> int:
+def status(state_dir: Path, quiet: bool = False, check_rules: bool = True) -> int:
     state = read_state(state_dir)
     say = (lambda _msg: None) if quiet else print
     if not state:
@@ -297,20 +412,39 @@ def status(state_dir: Path, quiet: bool = False) -> int:
         return 1
     bastion = state["hosts"][0]
     bastion_ns = state["members"][0]["netns"]
+    rules: dict[str, Any] | None = None
+    if check_rules:
+        try:
+            rules = estate_rules(state["endpoint"], state.get("region", "eu-west-3"), state["env"])
+        except Exception as exc:  # the embedded cloud may be down: say so, still probe sshd
+            say(f"lab: cannot read the estate's rules ({exc}); rule digests not checked")
     failures = 0
-    for host in state["hosts"]:
+    for host, member in zip(state["hosts"], state["members"], strict=True):
+        enforced = state.get("enforced", {}).get(host["id"])
+        loaded = sh("ip", "netns", "exec", member["netns"], "nft", "list", "table", "inet", TABLE, check=False)
+        if enforced is None or loaded.returncode != 0:
+            failures += 1
+            filtering = "NO RULES LOADED"
+        else:
+            current = host_rules(host, rules)[1] if rules else None
+            match = "" if current is None else (" match the estate" if current == enforced["digest"] else " STALE")
+            filtering = f"{enforced['rules']} rules ({enforced['digest']}{match})"
+            if current is not None and current != enforced["digest"]:
+                failures += 1
         try:
             _wait_port(host["address"], 22, None if host is bastion else bastion_ns, timeout=3)
-            say(f"{host['role']:<8} {host['id']}  {host['address']:<15} {host['zone']}  sshd up")
+            say(f"{host['role']:<8} {host['id']}  {host['address']:<15} {host['zone']}  sshd up, {filtering}")
         except LabError as exc:
             failures += 1
-            say(f"{host['role']:<8} {host['id']}  {host['address']:<15} {host['zone']}  {exc}")
+            say(f"{host['role']:<8} {host['id']}  {host['address']:<15} {host['zone']}  {exc}, {filtering}")
+    if failures and rules is not None and not quiet:
+        say("lab: rules are STALE or missing where marked: strata-lab sync (or make up) re-applies them")
     return 1 if failures else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="strata-lab", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["up", "down", "status", "image"])
+    parser.add_argument("command", choices=["up", "down", "status", "sync", "image"])
     parser.add_argument("--env", default="local")
     parser.add_argument("--region", default="eu-west-3")
     port = int(os.environ.get("STRATA_CLOUD_PORT", DEFAULT_PORT))
@@ -325,6 +459,8 @@ def main(argv: list[str] | None = None) -> int:
             up(args.endpoint, args.region, args.env, args.state_dir)
         elif args.command == "down":
             down(args.state_dir)
+        elif args.command == "sync":
+            sync(args.state_dir)
         elif args.command == "image":
             ensure_tools()
             print(ensure_image(log=lambda msg: print(msg, file=sys.stderr)))
