@@ -110,7 +110,8 @@ def test_default_secret_is_refused_outside_local(env: str, monkeypatch: pytest.M
         with pytest.raises(ValidationError, match="CATALOG_DB_PASSWORD"):
             Settings()
     monkeypatch.setenv("CATALOG_DB_PASSWORD", "from-secrets-manager")
-    monkeypatch.setenv("CATALOG_DB_SSLMODE", "require")
+    monkeypatch.setenv("CATALOG_DB_SSLMODE", "verify-full")
+    monkeypatch.setenv("CATALOG_DB_SSLROOTCERT", "rds")
     assert Settings().env == env
     assert "from-secrets-manager" not in repr(Settings())  # SecretStr keeps it out of logs and reprs
 
