@@ -102,6 +102,8 @@ def test_rollback_restores_the_snapshot_taken_before_the_release_it_leaves(priva
     assert tags["restored_from"] == snapshot["DBSnapshotIdentifier"] and tags["env"] == "local"
     assert f"RESTORED {snapshot['DBSnapshotIdentifier']} into {instance['DBInstanceIdentifier']}" in out
     assert f"--tags dns -e dns_database_identifier={instance['DBInstanceIdentifier']}" in out
+    # The service connects to the RDS endpoint (verify-full): it moves by its identifier, not by the private name.
+    assert f"--tags k8s_app,k8s_observability -e kubernetes_db_identifier={instance['DBInstanceIdentifier']}" in out
     assert "SKIPPED, no cluster" in out and "The service was not rolled back" in out
 
 
