@@ -12,7 +12,7 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 try:
-    from strata.domain.address_plan import AddressPlanError, build_address_plan
+    from strata.domain.address_plan import AddressPlanError, build_address_plan, plan_overlaps
     from strata.domain.guards import TargetError, allow_list_problems, check_aws_target
     from strata.domain.kubernetes_nodes import (
         asg_drift,
@@ -72,6 +72,11 @@ def strata_autoscaler_node_template(labels: dict[str, Any], taints: list[dict[st
         raise AnsibleFilterError(f"Invalid node group labels/taints: {exc}") from None
 
 
+def strata_plan_overlaps(plan: dict[str, Any], others: dict[str, Any]) -> list[str]:
+    """Where an address plan's tiers overlap other environments' plans (env -> plan)."""
+    return plan_overlaps(plan, others)
+
+
 def strata_allow_list_problems(values: list[Any], placeholders_allowed: bool = False) -> list[str]:
     """What is wrong with an allow-list of source networks (see strata.domain.guards.allow_list_problems)."""
     return allow_list_problems(list(values or []), placeholders_allowed=bool(placeholders_allowed))
@@ -89,4 +94,5 @@ class FilterModule:
             "strata_asg_tag": asg_tag,
             "strata_asg_drift": asg_drift,
             "strata_allow_list_problems": strata_allow_list_problems,
+            "strata_plan_overlaps": strata_plan_overlaps,
         }

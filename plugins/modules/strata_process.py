@@ -99,7 +99,7 @@ EXAMPLES = r"""
     stop_signal: INT
     pidfile: /srv/state/run/postgres-primary.pid
     log: /srv/state/log/postgres-primary.log
-    ready_port: 55432
+    ready_port: 25432
 
 - name: Stop it
   strata_process:

@@ -221,3 +221,26 @@ def test_a_changed_primary_vpc_block_is_refused_not_duplicated(private_cloud: Cl
         assert vpc_ids(private_cloud) == before
     finally:
         ec2.delete_vpc(VpcId=vpc)
+
+
+def test_staging_cannot_take_productions_addresses(private_cloud: Cloud, tmp_path: Path) -> None:
+    """Rehearsed (the only way staging reaches the embedded cloud): staging with production's plan is refused by the
+    preflight, before anything exists; with its own (the seed's table in 10.8.0.0/13) it is not."""
+    production = yaml.safe_load((ROOT / "inventories/production/group_vars/all/network.yml").read_text())
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps({
+        "env": "staging", "strata_rehearsal_endpoint": private_cloud.endpoint,
+        "network_address_plan": production["network_address_plan"],
+    }))  # fmt: skip
+    before = vpc_ids(private_cloud)
+    result = private_cloud.playbook("site.yml", "-e", f"@{extra}")
+    assert result.returncode != 0
+    assert (
+        "env=staging: network_address_plan.tiers.public.cidr: 10.6.0.0/22 overlaps production's tiers.public "
+        "(10.6.0.0/22)" in " ".join(result.output.split())
+    ), result.output[-3000:]
+    assert vpc_ids(private_cloud) == before
+    own = private_cloud.playbook(
+        "playbooks/preflight.yml", "-e", "env=staging", "-e", f"strata_rehearsal_endpoint={private_cloud.endpoint}"
+    )
+    assert own.returncode == 0, own.output[-3000:]

@@ -350,3 +350,19 @@ def _exclude_all(envelope: Network, used: Sequence[Network]) -> list[Network]:
                 next_remaining.append(block)
         remaining = next_remaining
     return remaining
+
+
+def plan_overlaps(plan: Mapping[str, Any], others: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Where `plan`'s tiers overlap another environment's (`others`: env -> its plan): each environment must own its
+    addresses, or peering, a shared VPN or a Transit Gateway would route one environment to the other."""
+    problems = []
+    for env, other in sorted(others.items()):
+        for tier, spec in plan.get("tiers", {}).items():
+            mine = ipaddress.ip_network(str(spec["cidr"]), strict=False)
+            for other_tier, other_spec in other.get("tiers", {}).items():
+                theirs = ipaddress.ip_network(str(other_spec["cidr"]), strict=False)
+                if mine.overlaps(theirs):
+                    problems.append(
+                        f"network_address_plan.tiers.{tier}.cidr: {mine} overlaps {env}'s tiers.{other_tier} ({theirs})"
+                    )
+    return problems

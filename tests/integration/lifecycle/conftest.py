@@ -19,10 +19,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     assert docs.local_commands()[0] == "make up", "docs/getting-started.md must start with the command run here"
     # -vvv: the first run is the one that creates the database, so its output is the one
     # that would show a password if anything leaked it.
-    up = lab.make("up", ANSIBLE_VERBOSITY="3")
-    assert up.returncode == 0, up.output[-4000:]
-    lab.up_output = up.output
     try:
+        # Inside the try: a failed `make up` must not leave its embedded cloud, lab or runtime running.
+        up = lab.make("up", ANSIBLE_VERBOSITY="3")
+        assert up.returncode == 0, up.output[-4000:]
+        lab.up_output = up.output
         yield lab
         destroy_and_down(lab)
     finally:

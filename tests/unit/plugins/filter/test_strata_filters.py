@@ -36,7 +36,16 @@ def test_exposes_the_filters(filters: dict) -> None:  # type: ignore[type-arg]
         "strata_asg_tag",
         "strata_asg_drift",
         "strata_allow_list_problems",
+        "strata_plan_overlaps",
     }
+
+
+def test_plan_overlaps_names_the_other_environments_tier(filters: dict) -> None:  # type: ignore[type-arg]
+    mine = {"tiers": {"app": {"cidr": "10.4.0.0/22"}}}
+    assert filters["strata_plan_overlaps"](mine, {"production": {"tiers": {"app": {"cidr": "10.4.0.0/16"}}}}) == [
+        "network_address_plan.tiers.app.cidr: 10.4.0.0/22 overlaps production's tiers.app (10.4.0.0/16)"
+    ]
+    assert filters["strata_plan_overlaps"](mine, {"staging": {"tiers": {"app": {"cidr": "10.12.0.0/22"}}}}) == []
 
 
 def test_allow_list_problems_names_each_entry_that_is_wrong(filters: dict) -> None:  # type: ignore[type-arg]

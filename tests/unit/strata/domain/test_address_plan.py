@@ -12,7 +12,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from strata.domain.address_plan import AddressPlanError, build_address_plan, first_overlap, split_tier
+from strata.domain.address_plan import AddressPlanError, build_address_plan, first_overlap, plan_overlaps, split_tier
 
 ROOT = Path(__file__).resolve().parents[4]
 ZONES = ["eu-west-3a", "eu-west-3b", "eu-west-3c"]
@@ -29,15 +29,42 @@ def seed() -> dict[str, Any]:
     return inventory_plan("local")
 
 
-@pytest.mark.parametrize("env", ["local", "staging", "production"])
-def test_every_inventory_holds_the_seed_table(env: str) -> None:
+SEED_TIERS = {"public": "10.6.0.0/22", "app": "10.4.0.0/22", "database": "10.2.0.0/22", "admin": "10.0.0.0/22"}
+
+
+@pytest.mark.parametrize("env", ["local", "production"])
+def test_local_and_production_hold_the_seed_table(env: str) -> None:
     plan = build_address_plan(inventory_plan(env), ZONES)
-    assert {t: v["cidr"] for t, v in plan["tiers"].items()} == {
-        "public": "10.6.0.0/22",
-        "app": "10.4.0.0/22",
-        "database": "10.2.0.0/22",
-        "admin": "10.0.0.0/22",
-    }
+    assert {t: v["cidr"] for t, v in plan["tiers"].items()} == SEED_TIERS
+
+
+def test_staging_holds_the_seed_table_in_the_next_slash_13_apart_from_production() -> None:
+    """The same layout, 8 more in the second octet (docs/address-plan.md): tier for tier, zone for zone."""
+
+    def moved(cidr: str) -> str:
+        first, second, rest = cidr.split(".", 2)
+        return f"{first}.{int(second) + 8}.{rest}"
+
+    seed, staging = (
+        build_address_plan(inventory_plan("production"), ZONES),
+        build_address_plan(inventory_plan("staging"), ZONES),
+    )
+    assert staging["envelope"] == "10.8.0.0/13"
+    assert [(s["tier"], s["zone"], moved(s["cidr"])) for s in seed["subnets"]] == [
+        (s["tier"], s["zone"], s["cidr"]) for s in staging["subnets"]
+    ]
+    assert plan_overlaps(inventory_plan("staging"), {"production": inventory_plan("production")}) == []
+
+
+def test_overlapping_environments_are_named_tier_by_tier() -> None:
+    production = inventory_plan("production")
+    wider = {"tiers": {"app": {"cidr": "10.0.0.0/13"}}}
+    problems = plan_overlaps(wider, {"production": production, "staging": inventory_plan("staging")})
+    assert problems == [
+        f"network_address_plan.tiers.app.cidr: 10.0.0.0/13 overlaps production's tiers.{tier} ({cidr})"
+        for tier, cidr in SEED_TIERS.items()
+    ]
+    assert plan_overlaps(production, {"local": inventory_plan("local")})  # the same table twice: overlapping
 
 
 def test_seed_plan_subnets_spares_and_blocks(seed: dict[str, Any]) -> None:
