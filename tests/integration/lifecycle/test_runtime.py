@@ -27,10 +27,11 @@ def test_make_up_prints_the_runtime_urls_and_keeps_its_passwords_out_of_the_outp
     assert f"OpenAPI page         {m['openapi']}" in lab.up_output
     assert f"Prometheus           {m['prometheus']}/targets" in lab.up_output
     secrets = sorted((lab.runtime_state / "secrets").iterdir())
-    assert [p.name for p in secrets] == ["catalog_db_password", "pgpass", "postgres", "replicator"]
+    tls = [f"db-{who}.{kind}" for who in ("ca", "server") for kind in ("csr", "key", "pem")]
+    assert [p.name for p in secrets] == ["catalog_db_password", *tls, "pgpass", "postgres", "replicator"]
     for path in secrets:
         assert path.stat().st_mode & 0o077 == 0, path
-        if path.name != "pgpass":
+        if path.name in ("catalog_db_password", "postgres", "replicator"):
             assert len(path.read_text()) == 32 and path.read_text() not in lab.up_output, path.name  # -vvv run
     assert "ESTABLISH LOCAL CONNECTION" in lab.up_output
 
