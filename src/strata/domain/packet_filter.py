@@ -123,7 +123,7 @@ def group_rules(permissions: Iterable[Mapping[str, Any]], members: Mapping[str, 
             peers += [f"{address}/32" for address in members.get(pair["GroupId"], [])]
         if peers:
             protocol = PROTOCOLS[str(permission["IpProtocol"])]
-            rules.append(Rule(protocol, tuple(peers), _ports(permission)))
+            rules.append(Rule(protocol, tuple(sorted(peers)), _ports(permission)))
     return rules
 
 
@@ -219,6 +219,10 @@ def nftables(policy: HostPolicy, table: str = "strata_lab") -> str:
     return "\n".join(lines) + "\n"
 
 
-def digest(*records: Any) -> str:
-    """A short digest of the estate state a ruleset came from (strata-lab status shows whether they match)."""
-    return hashlib.sha256(json.dumps(records, sort_keys=True, default=str).encode()).hexdigest()[:12]
+def policy_digest(policy: HostPolicy) -> str:
+    """A short digest of what a policy lets through (strata-lab status compares the loaded one with the estate's):
+    security group rules in any order (they are a set), network ACL entries in rule order (first match counts)."""
+    groups = [sorted(map(repr, policy.sg_in)), sorted(map(repr, policy.sg_out))]
+    acls = [[repr(e) for e in policy.acl_in], [repr(e) for e in policy.acl_out]]
+    record = [policy.address, policy.subnet, groups, acls]
+    return hashlib.sha256(json.dumps(record).encode()).hexdigest()[:12]

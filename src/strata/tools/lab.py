@@ -168,8 +168,8 @@ def estate_rules(endpoint: str, region: str, env: str) -> dict[str, Any]:
 
 
 def host_rules(host: dict[str, Any], rules: dict[str, Any]) -> tuple[packet_filter.HostPolicy, str]:
-    """A host's policy, and the digest of the estate state it came from (its groups, its subnet's ACL, the members
-    of the groups its rules name)."""
+    """A host's policy, and the digest of what it says (its groups' rules in any order - AWS lists a re-added rule
+    last - its subnet's ACL entries in rule order, the members' addresses they name)."""
     policy = packet_filter.host_policy(
         host["address"],
         group_ids=host["groups"],
@@ -179,9 +179,7 @@ def host_rules(host: dict[str, Any], rules: dict[str, Any]) -> tuple[packet_filt
         subnets=rules["subnets"],
         members=rules["members"],
     )
-    groups = [g for g in rules["security_groups"] if g["GroupId"] in host["groups"]]
-    acl = [a for a in rules["network_acls"] if any(x.get("SubnetId") == host["subnet_id"] for x in a["Associations"])]
-    return policy, packet_filter.digest(groups, [a["Entries"] for a in acl], rules["members"])
+    return policy, packet_filter.policy_digest(policy)
 
 
 def operator_address(bastion: dict[str, Any], rules: dict[str, Any]) -> str:

@@ -14,7 +14,16 @@ import yaml
 
 from strata.domain.address_plan import build_address_plan
 from strata.domain.network_policy import nacl_rules
-from strata.domain.packet_filter import HostPolicy, Rule, acl_entries, group_members, group_rules, host_policy, nftables
+from strata.domain.packet_filter import (
+    HostPolicy,
+    Rule,
+    acl_entries,
+    group_members,
+    group_rules,
+    host_policy,
+    nftables,
+    policy_digest,
+)
 
 ROOT = Path(__file__).resolve().parents[4]
 EVERYWHERE = ("0.0.0.0/0",)
@@ -201,3 +210,18 @@ def test_nft_accepts_every_hosts_ruleset(estate: dict[str, HostPolicy]) -> None:
             [nft, "-c", "-f", "-"], input=nftables(host), text=True, capture_output=True, check=False
         )
         assert checked.returncode == 0, (name, checked.stderr, nftables(host))
+
+
+def test_the_digest_ignores_the_order_of_group_rules_but_not_of_acl_entries(estate: dict[str, HostPolicy]) -> None:
+    """AWS lists a re-added security group rule last: the same rules, the same digest. ACL entries are ordered by
+    number, and a changed rule changes the digest."""
+    app = estate["app"]
+    reordered = HostPolicy(**{**app.__dict__, "sg_in": tuple(reversed(app.sg_in))})
+    assert policy_digest(reordered) == policy_digest(app)
+    fewer = HostPolicy(**{**app.__dict__, "sg_in": app.sg_in[1:]})
+    assert policy_digest(fewer) != policy_digest(app)
+    database = estate["database"]
+    swapped = HostPolicy(
+        **{**database.__dict__, "acl_in": (database.acl_in[1], database.acl_in[0], *database.acl_in[2:])}
+    )
+    assert policy_digest(swapped) != policy_digest(database)
