@@ -50,8 +50,8 @@ def cluster_tag(cluster: str) -> str:
 
 
 def tags_of(resource: Mapping[str, Any]) -> dict[str, str]:
-    """An AWS resource's ``Tags`` list (Key/Value pairs) as a dictionary."""
-    return {str(t["Key"]): str(t["Value"]) for t in resource.get("Tags") or []}
+    """An AWS resource's ``Tags`` list (``TagList`` for RDS; Key/Value pairs) as a dictionary."""
+    return {str(t["Key"]): str(t["Value"]) for t in resource.get("Tags") or resource.get("TagList") or []}
 
 
 def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:

@@ -44,6 +44,7 @@ from typing import Any
 import boto3
 
 from strata.domain import fleet, packet_filter
+from strata.tools import lab_services
 from strata.tools.baseimage import Base, ImageError, sh
 from strata.tools.cloud import DEFAULT_PORT, DUMMY_CREDENTIALS, endpoint_url
 
@@ -110,27 +111,30 @@ def ensure_image(log: Any = print) -> str:
     return BASE.ensure(log)
 
 
-def instances(endpoint: str, region: str, env: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """(running instances of the environment that are fleet members, the CIDR blocks of its VPCs)."""
+def estate(endpoint: str, region: str, env: str) -> dict[str, Any]:
+    """One read of the environment: its fleet's running instances (the SSH hosts), its managed services (the
+    database, the cluster endpoint - lab_services), its VPC blocks, and what the packet filters are made from: the
+    VPC's security groups, network ACLs and subnets, and every interface's groups (instances and services alike:
+    the group-as-peer rules need their addresses)."""
     ec2 = boto3.client("ec2", region_name=region, endpoint_url=endpoint)
-    owned = fleet.owned_filters(env)
-    blocks = sorted(
-        {a["CidrBlock"] for v in ec2.describe_vpcs(Filters=owned)["Vpcs"] for a in v.get("CidrBlockAssociationSet", [])}
-    )
-    subnets = {s["SubnetId"]: s for s in ec2.describe_subnets(Filters=owned)["Subnets"]}
-    running = [*owned, {"Name": "instance-state-name", "Values": list(fleet.RUNNING_STATES)}]
+    vpcs = ec2.describe_vpcs(Filters=fleet.owned_filters(env))["Vpcs"]
+    blocks = sorted({a["CidrBlock"] for v in vpcs for a in v.get("CidrBlockAssociationSet", [])})
+    in_vpc = [{"Name": "vpc-id", "Values": [v["VpcId"] for v in vpcs]}]
+    subnets = {s["SubnetId"]: s for s in ec2.describe_subnets(Filters=in_vpc)["Subnets"]}
+    running = [*in_vpc, {"Name": "instance-state-name", "Values": list(fleet.RUNNING_STATES)}]
     listed = [
         i
         for page in ec2.get_paginator("describe_instances").paginate(Filters=running)
         for r in page["Reservations"]
         for i in r["Instances"]
+        if i.get("PrivateIpAddress")
     ]
-    found = []
+    hosts = []
     for instance, member in fleet.members(listed, env=env):
         subnet = subnets.get(instance.get("SubnetId", ""))
-        if subnet is None or not instance.get("PrivateIpAddress"):
+        if subnet is None:
             continue
-        found.append(
+        hosts.append(
             {
                 "id": instance["InstanceId"],
                 "role": member.role,
@@ -141,30 +145,24 @@ def instances(endpoint: str, region: str, env: str) -> tuple[list[dict[str, Any]
                 "zone": instance.get("Placement", {}).get("AvailabilityZone", ""),
             }
         )
-    found.sort(key=lambda i: (i["role"] != fleet.BASTION, i["role"], i["address"]))
-    return found, blocks
-
-
-def estate_rules(endpoint: str, region: str, env: str) -> dict[str, Any]:
-    """What the packet filters are made from: the environment's VPC's security groups, network ACLs and subnets,
-    and every interface's groups (running instances; the group-as-peer rules need their addresses)."""
-    ec2 = boto3.client("ec2", region_name=region, endpoint_url=endpoint)
-    vpcs = [v["VpcId"] for v in ec2.describe_vpcs(Filters=fleet.owned_filters(env))["Vpcs"]]
-    in_vpc = [{"Name": "vpc-id", "Values": vpcs}]
-    running = [*in_vpc, {"Name": "instance-state-name", "Values": list(fleet.RUNNING_STATES)}]
-    listed = [
-        {"PrivateIpAddress": i["PrivateIpAddress"], "SecurityGroups": i.get("SecurityGroups", [])}
-        for page in ec2.get_paginator("describe_instances").paginate(Filters=running)
-        for r in page["Reservations"]
-        for i in r["Instances"]
-        if i.get("PrivateIpAddress")
+    hosts.sort(key=lambda i: (i["role"] != fleet.BASTION, i["role"], i["address"]))
+    services = lab_services.place(
+        lab_services.discover(endpoint, region, env, subnets), (i["PrivateIpAddress"] for i in listed)
+    )
+    interfaces = [
+        *({"PrivateIpAddress": i["PrivateIpAddress"], "SecurityGroups": i.get("SecurityGroups", [])} for i in listed),
+        *(
+            {"PrivateIpAddress": s["address"], "SecurityGroups": [{"GroupId": g} for g in s["groups"]]}
+            for s in services
+        ),
     ]
-    return {
+    rules = {
         "security_groups": ec2.describe_security_groups(Filters=in_vpc)["SecurityGroups"],
         "network_acls": ec2.describe_network_acls(Filters=in_vpc)["NetworkAcls"],
-        "subnets": ec2.describe_subnets(Filters=in_vpc)["Subnets"],
-        "members": packet_filter.group_members(listed),
+        "subnets": list(subnets.values()),
+        "members": packet_filter.group_members(interfaces),
     }
+    return {"hosts": hosts, "services": services, "blocks": blocks, "rules": rules}
 
 
 def host_rules(host: dict[str, Any], rules: dict[str, Any]) -> tuple[packet_filter.HostPolicy, str]:
@@ -198,17 +196,25 @@ def operator_address(bastion: dict[str, Any], rules: dict[str, Any]) -> str:
     )
 
 
+def _key(host: dict[str, Any]) -> str:
+    """A host's key in the lab's records: an instance's id; a service's role and id (the database and the cluster
+    are both named after the environment)."""
+    service = host["role"] in (lab_services.DATABASE, lab_services.ENDPOINT)
+    return f"{host['role']}/{host['id']}" if service else str(host["id"])
+
+
 def enforce(state: dict[str, Any], rules: dict[str, Any]) -> dict[str, Any]:
-    """Load each host's packet filter into its namespace, atomically replacing the previous one (nft -f: one
-    transaction); no host restarts. Returns {instance id: {"rules": n, "digest": d}}."""
+    """Load each host's and each service's packet filter into its namespace, atomically replacing the previous one
+    (nft -f: one transaction); nothing restarts. Returns {_key(host): {"rules": n, "digest": d}}."""
     enforced = {}
-    for host, member in zip(state["hosts"], state["members"], strict=True):
+    hosts = [(h, m["netns"]) for h, m in zip(state["hosts"], state["members"], strict=True)]
+    for host, netns in [*hosts, *((s, s["netns"]) for s in state.get("services", []))]:
         policy, digest = host_rules(host, rules)
         ruleset = packet_filter.nftables(policy, TABLE)
         script = f"table inet {TABLE}\ndelete table inet {TABLE}\n{ruleset}"
-        sh("ip", "netns", "exec", member["netns"], "nft", "-f", "-", input=script)
+        sh("ip", "netns", "exec", netns, "nft", "-f", "-", input=script)
         count = len(policy.sg_in) + len(policy.sg_out) + len(policy.acl_in) + len(policy.acl_out)
-        enforced[host["id"]] = {"rules": count, "digest": digest}
+        enforced[_key(host)] = {"rules": count, "digest": digest}
     return enforced
 
 
@@ -222,8 +228,11 @@ def _gateway(subnet: str) -> str:
     return str(ipaddress.ip_network(subnet)[1])
 
 
-def _wait_port(address: str, port: int, namespace: str | None, timeout: float = 20.0) -> None:
-    probe = f"import socket; socket.create_connection(('{address}', {port}), timeout=2).recv(4)"
+def _wait_port(address: str, port: int, namespace: str | None, timeout: float = 20.0, what: str = "sshd") -> None:
+    # sshd speaks first (its banner); a service's port only needs to accept.
+    probe = f"import socket; socket.create_connection(('{address}', {port}), timeout=2)" + (
+        ".recv(4)" if what == "sshd" else ""
+    )
     command = [sys.executable, "-c", probe]
     if namespace:
         command = ["ip", "netns", "exec", namespace, *command]
@@ -232,7 +241,7 @@ def _wait_port(address: str, port: int, namespace: str | None, timeout: float = 
         if sh(*command, check=False).returncode == 0:
             return
         if time.monotonic() > deadline:
-            raise LabError(f"sshd at {address}:{port} did not answer within {timeout:.0f}s")
+            raise LabError(f"{what} at {address}:{port} did not answer within {timeout:.0f}s")
         time.sleep(0.2)
 
 
@@ -269,20 +278,24 @@ def _wire_bastion(host: dict[str, Any], index: int, ns: str, vpc_ns: str, *, blo
 
 
 def _wire_node(host: dict[str, Any], index: int, ns: str, vpc_ns: str, blocks: list[str]) -> None:
-    """A node: one leg on the VPC bridge, every VPC block on-link."""
+    """A node (or a service's interface): one leg on the VPC bridge, every VPC block on-link."""
     prefix = ipaddress.ip_network(host["subnet"]).prefixlen
+    sh("ip", "-n", ns, "link", "set", "lo", "up")
     sh("ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", f"slv{index}", "netns", vpc_ns)
     sh("ip", "-n", ns, "addr", "add", f"{host['address']}/{prefix}", "dev", "eth0")
     sh("ip", "-n", ns, "link", "set", "eth0", "up")
     for block in blocks:
         sh("ip", "-n", ns, "route", "add", block, "dev", "eth0")
+    sh("ip", "-n", vpc_ns, "link", "set", f"slv{index}", "master", "br0")
+    sh("ip", "-n", vpc_ns, "link", "set", f"slv{index}", "up")
 
 
-def _start(image: str, member: str, *, ns: str, env: str, host: dict[str, Any], keys: Path) -> None:
+def _start(image: str, member: str, *, ns: str, state: dict[str, Any], host: dict[str, Any], keys: Path) -> None:
     host_key, authorized_keys = keys / f"{host['id']}_ssh_host_ed25519_key", keys / "authorized_keys"
+    env = state["env"]
     sh(
         "podman", "run", "-d", "--replace", "--name", member, "--hostname", "ip-" + host["address"].replace(".", "-"),
-        "--network", f"ns:/run/netns/{ns}", "--cap-add", "AUDIT_WRITE",
+        "--network", f"ns:/run/netns/{ns}", "--cap-add", "AUDIT_WRITE", *lab_services.add_hosts(state["services"]),
         "--label", f"{LABEL}={env}", "--env", f"STRATA_LAB_ROLE={host['role']}",
         "--volume", f"{host_key}:/etc/ssh/ssh_host_ed25519_key:ro,Z",
         "--volume", f"{authorized_keys}:/home/{USER}/.ssh/authorized_keys:ro,Z",
@@ -293,27 +306,29 @@ def _start(image: str, member: str, *, ns: str, env: str, host: dict[str, Any], 
 def up(
     endpoint: str, region: str, env: str, state_dir: Path, *, log: Any = print, limit_nodes: int | None = None
 ) -> dict[str, Any]:
-    """Start (or keep) a host for every running instance; `limit_nodes` caps the nodes (benchmarks)."""
+    """Start (or keep) a host for every running instance and a server for every managed service; `limit_nodes`
+    caps the nodes (benchmarks)."""
     ensure_tools()
-    found, blocks = instances(endpoint, region, env)
-    bastions = [h for h in found if h["role"] == "bastion"]
-    hosts = bastions + [h for h in found if h["role"] != "bastion"][:limit_nodes]
+    found = estate(endpoint, region, env)
+    bastions = [h for h in found["hosts"] if h["role"] == "bastion"]
+    hosts = bastions + [h for h in found["hosts"] if h["role"] != "bastion"][:limit_nodes]
     if not bastions:
         raise LabError(f"no running bastion in env={env}: converge it first (ansible-playbook site.yml -e env={env})")
     if len(bastions) > 1:
         raise LabError(f"{len(bastions)} bastions are running in env={env}; the lab expects one")
-    rules = estate_rules(endpoint, region, env)
+    rules, services = found["rules"], found["services"]
     operator = operator_address(bastions[0], rules)
     previous = read_state(state_dir)
     if (
         previous
         and previous.get("hosts") == hosts
+        and [_service_record(s) for s in previous.get("services", [])] == services
         and previous.get("operator") == operator
         and status(state_dir, quiet=True, check_rules=False) == 0
     ):
         previous["enforced"] = enforce(previous, rules)
         (state_dir / "lab.json").write_text(json.dumps(previous, indent=2))
-        log(f"lab: {len(hosts)} host(s) already up; the estate's rules re-applied")
+        log(f"lab: {len(hosts)} host(s) and {len(services)} service(s) already up; the estate's rules re-applied")
         return previous
     if previous is None and Path(f"/run/netns/{PREFIX}vpc").exists():
         raise LabError("another lab is up on this machine (state elsewhere); stop it first: make down")
@@ -326,11 +341,13 @@ def up(
     (keys / "authorized_keys").write_text(user_key + "\n")
     (keys / "authorized_keys").chmod(0o644)
     state: dict[str, Any] = {
-        "env": env, "endpoint": endpoint, "region": region, "blocks": blocks, "hosts": hosts, "members": [],
-        "operator": operator,
+        "env": env, "endpoint": endpoint, "region": region, "blocks": found["blocks"], "hosts": hosts, "members": [],
+        "operator": operator, "services": [],
     }  # fmt: skip
     (state_dir / "lab.json").write_text(json.dumps(state, indent=2))  # so that down() can clean a partial start
-    _start_hosts(state, state_dir, image=image, keys=keys)
+    vpc_ns = _wire_vpc(state["blocks"])
+    _start_services(state, state_dir, services, vpc_ns)
+    _start_hosts(state, state_dir, vpc_ns, image=image, keys=keys)
     state["enforced"] = enforce(state, rules)
     (state_dir / "lab.json").write_text(json.dumps(state, indent=2))
     bastion = bastions[0]
@@ -339,17 +356,36 @@ def up(
     for host in hosts:
         if host is not bastion:
             _wait_port(host["address"], 22, bastion_ns)
+    served = "".join(f"; {s['role']} {s['id']} at {s['address']} ({lab_services.describe(s)})" for s in services)
     log(
         f"lab: {len(hosts)} host(s) up: bastion {bastion['address']} (SSH from {operator}), {len(hosts) - 1} node(s)"
-        f" behind it; each enforces its security groups and network ACL"
+        f" behind it{served}; each enforces its security groups and network ACL"
     )
     return state
 
 
-def _start_hosts(state: dict[str, Any], state_dir: Path, *, image: str, keys: Path) -> None:
-    """The VPC's bridge, then per host (the bastion first): its namespace and links, its host key, its container."""
-    hosts, blocks, env, operator = state["hosts"], state["blocks"], state["env"], state["operator"]
-    vpc_ns = _wire_vpc(blocks)
+def _service_record(service: dict[str, Any]) -> dict[str, Any]:
+    """A running service's record as the estate describes it (without the lab's own keys)."""
+    return {k: v for k, v in service.items() if k not in ("netns", "folder")}
+
+
+def _start_services(state: dict[str, Any], state_dir: Path, services: list[dict[str, Any]], vpc_ns: str) -> None:
+    """Each managed service at its address: its namespace on the VPC's bridge, its server (lab_services)."""
+    ca = lab_services.endpoint_ca(state_dir)
+    for index, service in enumerate(services, start=len(state["hosts"])):
+        ns = f"{PREFIX}{index}"
+        folder = state_dir / "services" / service["id"]
+        state["services"].append({**service, "netns": ns, "folder": str(folder)})
+        (state_dir / "lab.json").write_text(json.dumps(state, indent=2))
+        sh("ip", "netns", "add", ns)
+        _wire_node(service, index, ns, vpc_ns, state["blocks"])
+        lab_services.start(service, ns, folder, endpoint=state["endpoint"], region=state["region"], ca=ca)
+        _wait_port(service["address"], service["port"], ns, what=service["role"])
+
+
+def _start_hosts(state: dict[str, Any], state_dir: Path, vpc_ns: str, *, image: str, keys: Path) -> None:
+    """Per host (the bastion first): its namespace and links, its host key, its container."""
+    hosts, blocks, operator = state["hosts"], state["blocks"], state["operator"]
     known_hosts = []
     bastion = hosts[0]
     for index, host in enumerate(hosts):
@@ -357,27 +393,29 @@ def _start_hosts(state: dict[str, Any], state_dir: Path, *, image: str, keys: Pa
         state["members"].append({"id": host["id"], "netns": ns, "container": member})
         (state_dir / "lab.json").write_text(json.dumps(state, indent=2))
         sh("ip", "netns", "add", ns)
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
         if host is bastion:
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
             _wire_bastion(host, index, ns, vpc_ns, blocks=blocks, operator=operator)
+            sh("ip", "-n", vpc_ns, "link", "set", f"slv{index}", "master", "br0")
+            sh("ip", "-n", vpc_ns, "link", "set", f"slv{index}", "up")
         else:
             _wire_node(host, index, ns, vpc_ns, blocks)
-        sh("ip", "-n", vpc_ns, "link", "set", f"slv{index}", "master", "br0")
-        sh("ip", "-n", vpc_ns, "link", "set", f"slv{index}", "up")
         host_key = keys / f"{host['id']}_ssh_host_ed25519_key"
         known_hosts.append(f"{host['address']} {' '.join(keygen(host_key, host['id']).split()[:2])}")
-        _start(image, member, ns=ns, env=env, host=host, keys=keys)
+        _start(image, member, ns=ns, state=state, host=host, keys=keys)
     (state_dir / "known_hosts").write_text("\n".join(known_hosts) + "\n")
 
 
 def sync(state_dir: Path, log: Any = print) -> dict[str, Any]:
-    """Re-apply the estate's current rules to the running hosts (after a converge changed a group or an ACL)."""
+    """Re-apply the estate's current rules to the running hosts and services (after a converge changed a group or
+    an ACL)."""
     state = read_state(state_dir)
     if not state:
         raise LabError("the lab is not running: make up (or strata-lab up)")
-    state["enforced"] = enforce(state, estate_rules(state["endpoint"], state.get("region", "eu-west-3"), state["env"]))
+    found = estate(state["endpoint"], state.get("region", "eu-west-3"), state["env"])
+    state["enforced"] = enforce(state, found["rules"])
     (state_dir / "lab.json").write_text(json.dumps(state, indent=2))
-    log(f"lab: the estate's rules re-applied to {len(state['hosts'])} host(s)")
+    log(f"lab: the estate's rules re-applied to {len(state['hosts'])} host(s) and {len(state['services'])} service(s)")
     return state
 
 
@@ -390,6 +428,9 @@ def down(state_dir: Path, log: Any = print) -> str:
     containers += [c for c in listed.stdout.split() if c not in containers] if listed.returncode == 0 else []
     if containers:
         sh("podman", "rm", "-f", "-t", "0", *containers, check=False)
+    services = (state or {}).get("services", [])
+    for service in services:
+        lab_services.stop(service, Path(service["folder"]))
     namespaces = sorted(p.name for p in Path("/run/netns").glob(f"{PREFIX}*")) if Path("/run/netns").exists() else []
     for ns in namespaces:
         sh("ip", "netns", "del", ns, check=False)
@@ -397,9 +438,24 @@ def down(state_dir: Path, log: Any = print) -> str:
         sh("ip", "route", "del", "blackhole", block, check=False)
     if state_dir.exists():
         shutil.rmtree(state_dir)
-    message = f"lab: removed {len(containers)} host(s)" if containers or state else "lab: nothing to remove"
+    removed = f"lab: removed {len(containers)} host(s) and {len(services)} service(s)"
+    message = removed if containers or state else "lab: nothing to remove"
     log(message)
     return message
+
+
+def _filtering(
+    host: dict[str, Any], netns: str, state: dict[str, Any], rules: dict[str, Any] | None
+) -> tuple[str, bool]:
+    """What the host's packet filter enforces, as status prints it, and whether it is wrong (missing or stale)."""
+    enforced = state.get("enforced", {}).get(_key(host))
+    loaded = sh("ip", "netns", "exec", netns, "nft", "list", "table", "inet", TABLE, check=False)
+    if enforced is None or loaded.returncode != 0:
+        return "NO RULES LOADED", True
+    current = host_rules(host, rules)[1] if rules else None
+    match = "" if current is None else (" match the estate" if current == enforced["digest"] else " STALE")
+    stale = current is not None and current != enforced["digest"]
+    return f"{enforced['rules']} rules ({enforced['digest']}{match})", stale
 
 
 def status(state_dir: Path, quiet: bool = False, check_rules: bool = True) -> int:
@@ -413,28 +469,29 @@ def status(state_dir: Path, quiet: bool = False, check_rules: bool = True) -> in
     rules: dict[str, Any] | None = None
     if check_rules:
         try:
-            rules = estate_rules(state["endpoint"], state.get("region", "eu-west-3"), state["env"])
+            rules = estate(state["endpoint"], state.get("region", "eu-west-3"), state["env"])["rules"]
         except Exception as exc:  # the embedded cloud may be down: say so, still probe sshd
             say(f"lab: cannot read the estate's rules ({exc}); rule digests not checked")
     failures = 0
     for host, member in zip(state["hosts"], state["members"], strict=True):
-        enforced = state.get("enforced", {}).get(host["id"])
-        loaded = sh("ip", "netns", "exec", member["netns"], "nft", "list", "table", "inet", TABLE, check=False)
-        if enforced is None or loaded.returncode != 0:
-            failures += 1
-            filtering = "NO RULES LOADED"
-        else:
-            current = host_rules(host, rules)[1] if rules else None
-            match = "" if current is None else (" match the estate" if current == enforced["digest"] else " STALE")
-            filtering = f"{enforced['rules']} rules ({enforced['digest']}{match})"
-            if current is not None and current != enforced["digest"]:
-                failures += 1
+        filtering, wrong = _filtering(host, member["netns"], state, rules)
+        failures += wrong
         try:
             _wait_port(host["address"], 22, None if host is bastion else bastion_ns, timeout=3)
             say(f"{host['role']:<8} {host['id']}  {host['address']:<15} {host['zone']}  sshd up, {filtering}")
         except LabError as exc:
             failures += 1
             say(f"{host['role']:<8} {host['id']}  {host['address']:<15} {host['zone']}  {exc}, {filtering}")
+    for service in state.get("services", []):
+        filtering, wrong = _filtering(service, service["netns"], state, rules)
+        failures += wrong
+        where = f"{service['role']:<8} {service['id']}  {service['address']:<15} {service['zone']}"
+        try:
+            _wait_port(service["address"], service["port"], service["netns"], timeout=3, what=service["role"])
+            say(f"{where}  {lab_services.describe(service)} up, {filtering}")
+        except LabError as exc:
+            failures += 1
+            say(f"{where}  {exc}, {filtering}")
     if failures and rules is not None and not quiet:
         say("lab: rules are STALE or missing where marked: strata-lab sync (or make up) re-applies them")
     return 1 if failures else 0

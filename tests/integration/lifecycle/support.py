@@ -104,6 +104,11 @@ class Lab:
         state = json.loads((self.lab_state / "lab.json").read_text())
         return [{**h, **m} for h, m in zip(state["hosts"], state["members"], strict=True)]
 
+    def lab_services(self) -> dict[str, dict[str, Any]]:
+        """The lab's managed services by role (database, endpoint): address, names, port, netns."""
+        state = json.loads((self.lab_state / "lab.json").read_text())
+        return {s["role"]: s for s in state["services"]}
+
     def ssh(self, address: str, *args: str, user: str = "ec2-user") -> Run:
         """A plain ssh from the controller with the lab's key, strict host key checking."""
         key, known = self.lab_state / "id_ed25519", self.lab_state / "known_hosts"

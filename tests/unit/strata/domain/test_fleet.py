@@ -136,7 +136,7 @@ def test_the_inventory_the_lab_and_the_summary_agree(estate: dict[str, str], tmp
     inventory = InventoryData()
     plugin.parse(inventory, DataLoader(), str(path), cache=False)
     by_inventory = {name.split("-", 1)[1]: name.split("-", 1)[0] for name in inventory.hosts}  # <role>-<id>
-    found, _ = lab.instances(None, REGION, "staging")  # type: ignore[arg-type]
+    found = lab.estate(None, REGION, "staging")["hosts"]  # type: ignore[arg-type]
     by_lab = {host["id"]: host["role"] for host in found}
     assert by_inventory == estate
     assert by_lab == estate
