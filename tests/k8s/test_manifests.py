@@ -321,6 +321,14 @@ def test_charts_are_pinned_and_placed_on_their_node_groups(rendered: dict[str, R
         exporter["host"] == rendered[env].one("ConfigMap", "catalog")["data"]["CATALOG_DB_HOST"]
     )  # one definition: role kubernetes
     assert exporter["passwordSecret"]["name"] == "postgres-exporter-db"
+    # verify-full against the RDS CAs, as the service: the chart appends extraParams to the DSN, the bundle is the
+    # ConfigMap mounted where sslrootcert points.
+    assert exporter["sslmode"] == "verify-full" and exporter["extraParams"] == "sslrootcert=/etc/strata/db-ca/ca.pem"
+    values = charts["postgres-exporter"]["values"]
+    assert values["extraVolumes"] == [{"name": "db-ca", "configMap": {"name": "postgres-exporter-db-ca"}}]
+    assert values["extraVolumeMounts"][0]["mountPath"] == "/etc/strata/db-ca"
+    bundle = rendered[env].one("ConfigMap", "postgres-exporter-db-ca")["data"]["ca.pem"]
+    assert bundle.strip() == (ROOT / "app/src/catalog/certs/rds-global-bundle.pem").read_text().strip()
     autoscaler = charts["cluster-autoscaler"]["values"]
     assert autoscaler["autoDiscovery"]["clusterName"] == f"strata-{env}"
     assert autoscaler["rbac"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(
@@ -422,12 +430,22 @@ def test_a_second_render_changes_nothing(rendered: dict[str, Rendered]) -> None:
     assert again.recap["changed"] == 0, again.output[-3000:]
 
 
-def test_bad_input_names_the_variable_before_anything_is_written(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("k8s_app_min_replicas=30", "k8s_app_min_replicas (30) must be >= 1 and <= k8s_app_max_replicas (9)"),
+        (
+            "k8s_observability_db_sslmode=require",
+            "k8s_observability_db_sslmode must be verify-full in staging and production (got require)",
+        ),
+    ],
+    ids=["replicas", "exporter-sslmode"],
+)
+def test_bad_input_names_the_variable_before_anything_is_written(tmp_path: Path, extra: str, message: str) -> None:
     folder = tmp_path / "render"
-    bad = run([*PLAYBOOK, "-e", "env=staging", "-e", f"kubernetes_render_dir={folder}",
-               "-e", "k8s_app_min_replicas=30"], venv_env())  # fmt: skip
+    bad = run([*PLAYBOOK, "-e", "env=staging", "-e", f"kubernetes_render_dir={folder}", "-e", extra], venv_env())
     assert bad.returncode != 0
-    assert "k8s_app_min_replicas (30) must be >= 1 and <= k8s_app_max_replicas (9)" in " ".join(bad.output.split())
+    assert message in " ".join(bad.output.split())
     assert not folder.exists()
 
 
