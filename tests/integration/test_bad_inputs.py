@@ -62,6 +62,10 @@ CASES = {
         {"eks_nodegroups": [{"name": "db", "instance_types": [], "min_size": 1, "max_size": 2}]},
         "instance_types must list at least one type (got [])",
     ),
+    "no node group may reach the database": (
+        {"eks_nodegroups": [{"name": "app", "instance_types": ["m6i.large"]}]},
+        "No entry of eks_nodegroups has database_client: true",
+    ),
     "a node group with a key the spec does not know (before any role runs)": (
         {"eks_nodegroups": [{"name": "app", "instance_types": ["m6i.large"], "colour": "blue"}]},
         "eks_nodegroups.colour",

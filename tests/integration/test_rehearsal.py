@@ -109,13 +109,16 @@ def test_it_announces_what_the_embedded_cloud_cannot_serve(rehearsed: Rehearsed)
 
 def test_managed_node_groups_carry_the_app_and_cluster_security_groups(rehearsed: Rehearsed) -> None:
     """A launch template that names no security group leaves managed nodes with the cluster's only: the database
-    (5432 from the app group) and the bastion's SSH rule would not reach them."""
+    (5432 from the db-clients group) and the bastion's SSH rule would not reach them. The database's clients (app,
+    metrics) carry the db-clients group, the others do not."""
     env = rehearsed.result.env
     nodegroups = rehearsed.seen["nodegroups"]
     assert sorted(nodegroups) == ["app", "db", "logs", "metrics"]
     app_sg = rehearsed.seen["groups"][f"strata-{env}-app"]
+    clients_sg = rehearsed.seen["groups"][f"strata-{env}-db-clients"]
     for name, group in nodegroups.items():
         assert app_sg in group["security_groups"], (name, group)
+        assert (clients_sg in group["security_groups"]) is (name in ("app", "metrics")), (name, group)
 
 
 def test_the_cluster_runs_the_environments_kubernetes_version(rehearsed: Rehearsed) -> None:

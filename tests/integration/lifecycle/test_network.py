@@ -108,8 +108,10 @@ def test_network_acls_of_database_and_admin(lab: Lab) -> None:
 
 def test_security_groups_least_privilege(lab: Lab) -> None:
     groups = {g["GroupName"]: g for g in lab.owned("describe_security_groups", "SecurityGroups")}
-    assert set(groups) == {f"strata-local-{n}" for n in ("bastion", "app", "database", "endpoints")}
-    bastion, app, database = (groups[f"strata-local-{n}"] for n in ("bastion", "app", "database"))
+    assert set(groups) == {f"strata-local-{n}" for n in ("bastion", "app", "db-clients", "database", "endpoints")}
+    bastion, app, clients, database = (
+        groups[f"strata-local-{n}"] for n in ("bastion", "app", "db-clients", "database")
+    )
 
     (ssh,) = bastion["IpPermissions"]
     assert (ssh["IpProtocol"], ssh["FromPort"], ssh["ToPort"]) == ("tcp", 22, 22)
@@ -118,8 +120,9 @@ def test_security_groups_least_privilege(lab: Lab) -> None:
     (db,) = database["IpPermissions"]
     assert (db["IpProtocol"], db["FromPort"], db["ToPort"]) == ("tcp", 5432, 5432)
     assert db["IpRanges"] == []
-    assert [p["GroupId"] for p in db["UserIdGroupPairs"]] == [app["GroupId"]]
+    assert [p["GroupId"] for p in db["UserIdGroupPairs"]] == [clients["GroupId"]]  # membership is the grant
     assert database["IpPermissionsEgress"] == []
+    assert clients["IpPermissions"] == [] and clients["IpPermissionsEgress"] == []
 
     app_ssh = [p for p in app["IpPermissions"] if p.get("FromPort") == 22]
     assert [g["GroupId"] for p in app_ssh for g in p["UserIdGroupPairs"]] == [bastion["GroupId"]]

@@ -102,8 +102,8 @@ def flow(hosts: dict[str, Any], source: str, target: str, port: int) -> bool:
 
 
 # source, target, port, arrives - from the architecture: SSH only through the bastion, the bastion only from the
-# allow-list, the nodes (every group carries the app group) open to each other, the database's port from the app
-# group only, the cluster endpoint's HTTPS from the nodes and the bastion, nothing else.
+# allow-list, the nodes (every group carries the app group) open to each other, the database's port from the
+# db-clients group only (the app and metrics nodes), the cluster endpoint's HTTPS from the nodes and the bastion.
 MATRIX = [
     ("controller", "bastion", 22, True),  # from the allow-list (the operator's address)
     ("controller", "bastion", 8000, False),  # the bastion's group admits SSH only
@@ -126,8 +126,10 @@ MATRIX = [
     ("db", "logs", 3100, True),
     ("app", "bastion", 22, False),  # the bastion admits SSH from the allow-list only, not from the VPC
     ("metrics", "bastion", 8000, False),
-    ("app", "database", 5432, True),  # the service's database clients
-    ("metrics", "database", 5432, True),  # the PostgreSQL exporter (every node group carries the app group)
+    ("app", "database", 5432, True),  # the service's nodes carry the db-clients group
+    ("metrics", "database", 5432, True),  # so do the PostgreSQL exporter's
+    ("logs", "database", 5432, False),  # the app group alone does not open the database
+    ("db", "database", 5432, False),
     ("app", "database", 22, False),  # the database's group admits its port only
     ("app", "database", 8000, False),
     ("database", "app", 22, False),  # the database's group has no egress rule: it opens nothing
@@ -222,9 +224,10 @@ def test_closing_the_allow_list_through_the_roles_variables_shuts_the_controller
     assert arrives(None, bastion["address"], 22)
 
 
-def test_deleting_the_database_groups_rule_for_the_app_group_cuts_the_app_off(lab: Lab, hosts: dict[str, Any]) -> None:
-    """The reviewer's hidden question, answered by a packet: delete the database group's rule that admits the app
-    group, and the app's connection to PostgreSQL no longer arrives; the network role's converge restores it."""
+def test_deleting_the_database_groups_rule_for_its_clients_cuts_the_app_off(lab: Lab, hosts: dict[str, Any]) -> None:
+    """The reviewer's hidden question, answered by a packet: delete the database group's rule that admits the
+    db-clients group, and the app's connection to PostgreSQL no longer arrives; the network role's converge restores
+    it."""
     (group,) = lab.owned("describe_security_groups", "SecurityGroups", group_name=["strata-local-database"])
     (rule,) = [p for p in group["IpPermissions"] if p.get("FromPort") == 5432]
     assert flow(hosts, "app", "database", 5432)

@@ -141,13 +141,16 @@ def platform_estate() -> dict[str, HostPolicy]:
             {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "UserIdGroupPairs": [{"GroupId": "sg-bastion"}]},
             {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": "sg-app"}]}],
          "IpPermissionsEgress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]},
+        {"GroupId": "sg-db-clients", "IpPermissions": [], "IpPermissionsEgress": []},
         {"GroupId": "sg-database", "IpPermissions": [
-            {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": "sg-app"}]}],
+            {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+             "UserIdGroupPairs": [{"GroupId": "sg-db-clients"}]}],
          "IpPermissionsEgress": []},
     ]  # fmt: skip
     hosts = {
         "bastion": ("10.6.1.10", ["sg-bastion"], "subnet-public-a"),
-        "app": ("10.4.1.10", ["sg-app"], "subnet-app-a"),
+        "app": ("10.4.1.10", ["sg-app", "sg-db-clients"], "subnet-app-a"),
+        "logs": ("10.4.1.11", ["sg-app"], "subnet-app-a"),
         "database": ("10.2.1.50", ["sg-database"], "subnet-database-a"),
     }
     records = [{"PrivateIpAddress": ip, "SecurityGroups": [{"GroupId": g} for g in gs]} for ip, gs, _ in hosts.values()]
@@ -171,9 +174,10 @@ def estate() -> dict[str, HostPolicy]:
     return platform_estate()
 
 
-def test_the_platforms_rules_admit_the_app_tier_to_the_database_and_nobody_else(estate: dict[str, HostPolicy]) -> None:
+def test_the_platforms_rules_admit_the_database_clients_and_nobody_else(estate: dict[str, HostPolicy]) -> None:
     app, bastion, database = estate["app"], estate["bastion"], estate["database"]
     assert database.connects(app.address, "tcp", 5432, app)
+    assert not database.connects(estate["logs"].address, "tcp", 5432, estate["logs"])  # app group, not a client
     assert not database.connects(bastion.address, "tcp", 5432, bastion)  # neither its group nor the ACL
     assert not database.connects(app.address, "tcp", 22, app)  # another port
     assert not database.connects("192.0.2.7", "tcp", 5432)  # the internet
