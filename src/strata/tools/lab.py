@@ -275,19 +275,25 @@ def _wire_bastion(host: dict[str, Any], index: int, ns: str, vpc_ns: str, *, blo
     sh("ip", "-n", ns, "link", "set", "eth1", "up")
     for block in blocks:
         sh("ip", "-n", ns, "route", "add", block, "dev", "eth1", "src", host["address"])
+    _bridge(vpc_ns, index)
+
+
+def _bridge(vpc_ns: str, index: int) -> None:
+    """Put the VPC side of a host's link (slv<index>) on the VPC's bridge."""
+    sh("ip", "-n", vpc_ns, "link", "set", f"slv{index}", "master", "br0")
+    sh("ip", "-n", vpc_ns, "link", "set", f"slv{index}", "up")
 
 
 def _wire_node(host: dict[str, Any], index: int, ns: str, vpc_ns: str, blocks: list[str]) -> None:
-    """A node (or a service's interface): one leg on the VPC bridge, every VPC block on-link."""
+    """A node (or a service's interface): one leg on the VPC bridge, every VPC block on-link. The caller made the
+    namespace and brought its loopback up."""
     prefix = ipaddress.ip_network(host["subnet"]).prefixlen
-    sh("ip", "-n", ns, "link", "set", "lo", "up")
     sh("ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", f"slv{index}", "netns", vpc_ns)
     sh("ip", "-n", ns, "addr", "add", f"{host['address']}/{prefix}", "dev", "eth0")
     sh("ip", "-n", ns, "link", "set", "eth0", "up")
     for block in blocks:
         sh("ip", "-n", ns, "route", "add", block, "dev", "eth0")
-    sh("ip", "-n", vpc_ns, "link", "set", f"slv{index}", "master", "br0")
-    sh("ip", "-n", vpc_ns, "link", "set", f"slv{index}", "up")
+    _bridge(vpc_ns, index)
 
 
 def _start(image: str, member: str, *, ns: str, state: dict[str, Any], host: dict[str, Any], keys: Path) -> None:
@@ -378,6 +384,7 @@ def _start_services(state: dict[str, Any], state_dir: Path, services: list[dict[
         state["services"].append({**service, "netns": ns, "folder": str(folder)})
         (state_dir / "lab.json").write_text(json.dumps(state, indent=2))
         sh("ip", "netns", "add", ns)
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
         _wire_node(service, index, ns, vpc_ns, state["blocks"])
         lab_services.start(service, ns, folder, endpoint=state["endpoint"], region=state["region"], ca=ca)
         _wait_port(service["address"], service["port"], ns, what=service["role"])
@@ -393,11 +400,9 @@ def _start_hosts(state: dict[str, Any], state_dir: Path, vpc_ns: str, *, image: 
         state["members"].append({"id": host["id"], "netns": ns, "container": member})
         (state_dir / "lab.json").write_text(json.dumps(state, indent=2))
         sh("ip", "netns", "add", ns)
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
         if host is bastion:
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
             _wire_bastion(host, index, ns, vpc_ns, blocks=blocks, operator=operator)
-            sh("ip", "-n", vpc_ns, "link", "set", f"slv{index}", "master", "br0")
-            sh("ip", "-n", vpc_ns, "link", "set", f"slv{index}", "up")
         else:
             _wire_node(host, index, ns, vpc_ns, blocks)
         host_key = keys / f"{host['id']}_ssh_host_ed25519_key"

@@ -180,15 +180,18 @@ def start_database(service: Mapping[str, Any], ns: str, folder: Path, *, endpoin
     data = folder / "data"
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
+    secret = _secret_password(service, endpoint, region)  # one read of Secrets Manager per start
     if not (data / "PG_VERSION").exists():
         password_file = folder / "password"
-        password_file.write_text(_secret_password(service, endpoint, region) + "\n")
+        password_file.write_text(secret + "\n")
         password_file.chmod(0o600)
-        sh(
-            *USERNS, str(PG_BIN / "initdb"), "-D", str(data), "-U", service["user"], f"--pwfile={password_file}",
-            "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
-        )  # fmt: skip
-        password_file.unlink()
+        try:
+            sh(
+                *USERNS, str(PG_BIN / "initdb"), "-D", str(data), "-U", service["user"], f"--pwfile={password_file}",
+                "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
+            )  # fmt: skip
+        finally:
+            password_file.unlink()
         with (data / "pg_hba.conf").open("a") as hba:
             hba.write("host all all 0.0.0.0/0 scram-sha-256\n")
     options = f"-c listen_addresses=* -c port={service['port']} -c unix_socket_directories={folder}"
@@ -197,7 +200,7 @@ def start_database(service: Mapping[str, Any], ns: str, folder: Path, *, endpoin
         "-o", options, "-w", "-t", "30", "start",
     )  # fmt: skip
     connection = ["-h", str(folder), "-p", str(service["port"]), "-U", service["user"]]
-    password = {"PGPASSWORD": _secret_password(service, endpoint, region)}
+    password = {"PGPASSWORD": secret}
     query = ["-d", "postgres", "-tAc", "SELECT datname FROM pg_database"]
     listed = sh(*USERNS, str(PG_BIN / "psql"), *connection, *query, env=password)
     if service["dbname"] not in listed.stdout.split():
