@@ -15,6 +15,10 @@ exactly as against a real account. Keep this list short and documented
   them in, so amazon.aws.ec2_launch_template sees a difference and adds a version per run.
 - Auto Scaling groups spread their instances over the subnets of VPCZoneIdentifier (AWS
   balances availability zones); moto launches them all in the first subnet.
+- An Auto Scaling group's instance reports the launch template version it was launched
+  from, as AWS does; moto reports the template's current default version for every
+  instance, so an instance launched before a new version looks up to date and would never
+  be rolled onto it (strata_asg_roll).
 - ScheduleKeyDeletion, CancelKeyDeletion, EnableKey and DisableKey accept a key ARN as AWS
   does (amazon.aws.kms_key passes one); moto fails with a KeyError (HTTP 500) unless given
   the bare key id.
@@ -44,7 +48,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from moto.autoscaling.models import FakeAutoScalingGroup
+from moto.autoscaling.models import FakeAutoScalingGroup, InstanceState
 from moto.backup.models import BackupBackend
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
@@ -116,6 +120,33 @@ def _balance_zones(
             self.vpc_zone_identifier = ",".join(subnets)
 
     return wrapper
+
+
+LAUNCHED_VERSION = "_strata_launch_template_version"
+
+
+def _remember_the_launched_version(
+    replace: Callable[[FakeAutoScalingGroup, int, dict[str, str]], None],
+) -> Callable[[FakeAutoScalingGroup, int, dict[str, str]], None]:
+    @functools.wraps(replace)
+    def wrapper(self: FakeAutoScalingGroup, count_needed: int, propagated_tags: dict[str, str]) -> None:
+        replace(self, count_needed, propagated_tags)
+        if self.ec2_launch_template is None:
+            return
+        number = str(self.ec2_launch_template.get_version(self.launch_template_version).number)
+        for state in self.instance_states:
+            if not hasattr(state.instance, LAUNCHED_VERSION):
+                setattr(state.instance, LAUNCHED_VERSION, number)
+
+    return wrapper
+
+
+def _launch_template_as_launched(self: InstanceState) -> dict[str, Any] | None:
+    template = self.auto_scaling_group.ec2_launch_template if self.auto_scaling_group is not None else None
+    if template is None:
+        return None
+    version = getattr(self.instance, LAUNCHED_VERSION, None) or template.default_version_number
+    return {"LaunchTemplateId": template.id, "LaunchTemplateName": template.name, "Version": str(version)}
 
 
 def _any_key_id(action: Callable[..., Any]) -> Callable[..., Any]:
@@ -234,8 +265,9 @@ def apply_fidelity_fixes() -> None:
     ):
         setattr(SecurityGroups, name, _answer_return_true(getattr(SecurityGroups, name)))
     FakeAutoScalingGroup.replace_autoscaling_group_instances = _balance_zones(  # type: ignore[method-assign,assignment]
-        FakeAutoScalingGroup.replace_autoscaling_group_instances
+        _remember_the_launched_version(FakeAutoScalingGroup.replace_autoscaling_group_instances)
     )
+    InstanceState.launch_template = property(_launch_template_as_launched)  # type: ignore[method-assign,assignment]
     BackupBackend.describe_backup_vault = _missing_vault_is_access_denied(  # type: ignore[method-assign]
         BackupBackend.describe_backup_vault
     )
