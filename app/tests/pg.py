@@ -37,6 +37,7 @@ class Postgres:
         self.password = secrets.token_urlsafe(16)
         self.proc: subprocess.Popen[bytes] | None = None
         self.settings = settings or {}  # more `-c name=value` (ssl=on, ...)
+        self.wrap: list[str] = []  # runs the server (e.g. rds_iam_auth.mount_wrapper's PAM namespace)
 
     @staticmethod
     def _unprivileged(argv: list[str]) -> list[str]:
@@ -71,7 +72,8 @@ class Postgres:
     def start(self) -> None:
         log = open(self.root / "server.log", "ab")  # noqa: SIM115 - the server keeps it
         self.proc = subprocess.Popen(
-            self._unprivileged(
+            self.wrap
+            + self._unprivileged(
                 [
                     str(PG_BIN / "postgres"),
                     "-D",

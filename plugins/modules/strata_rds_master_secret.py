@@ -51,6 +51,13 @@ master_user_secret:
     secret_arn: "arn:aws:secretsmanager:eu-west-3:123456789012:secret:rds!db-0123-AbCdEf"
     secret_status: active
     kms_key_id: arn:aws:kms:eu-west-3:123456789012:key/1111
+resource_id:
+  description:
+    - The database's resource id (C(DbiResourceId) of an instance, C(DbClusterResourceId) of a cluster), what IAM
+      database authentication names in C(arn:aws:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/LOGIN).
+  returned: always
+  type: str
+  sample: db-ABCDEFGHIJKLMNOPQRSTUVWXY
 """
 
 from typing import Any, Dict, Optional
@@ -88,16 +95,17 @@ def render(secret: Optional[Dict[str, Any]]) -> Dict[str, Any]:
 def run(module: Any, client: Any, resolve: Any) -> Dict[str, Any]:
     params = module.params
     resource = describe(client, params)
+    found = {"resource_id": resource.get("DbClusterResourceId") or resource.get("DbiResourceId")}
     secret = resource.get("MasterUserSecret")
     before = render(secret)
     if secret and key_matches(secret.get("KmsKeyId"), params["kms_key_id"], resolve):
-        return {"changed": False, "master_user_secret": before, "diff": {"before": before, "after": before}}
+        return {"changed": False, "master_user_secret": before, "diff": {"before": before, "after": before}, **found}
     request: Dict[str, Any] = {"ManageMasterUserPassword": True, "ApplyImmediately": True}
     if params["kms_key_id"]:
         request["MasterUserSecretKmsKeyId"] = params["kms_key_id"]
     if module.check_mode:
         after = {**before, "kms_key_id": params["kms_key_id"] or before["kms_key_id"]}
-        return {"changed": True, "master_user_secret": after, "diff": {"before": before, "after": after}}
+        return {"changed": True, "master_user_secret": after, "diff": {"before": before, "after": after}, **found}
     if params["db_cluster_identifier"]:
         result = kit.call(client, "modify_db_cluster", DBClusterIdentifier=params["db_cluster_identifier"], **request)
         secret = result["DBCluster"].get("MasterUserSecret")
@@ -107,7 +115,7 @@ def run(module: Any, client: Any, resolve: Any) -> Dict[str, Any]:
         )
         secret = result["DBInstance"].get("MasterUserSecret")
     after = render(secret)
-    return {"changed": True, "master_user_secret": after, "diff": {"before": before, "after": after}}
+    return {"changed": True, "master_user_secret": after, "diff": {"before": before, "after": after}, **found}
 
 
 def with_key_resolver(module: Any, client: Any) -> Dict[str, Any]:

@@ -45,7 +45,16 @@ def read_back(env: str, endpoint: str) -> dict[str, Any]:
         nodegroups[group] = {"security_groups": data.get("SecurityGroupIds", []), "template": template["name"]}
     clusters = rds.describe_db_clusters()["DBClusters"]
     instances = rds.describe_db_instances()["DBInstances"]
+    iam = client("iam")
+    policies = {
+        role: {p: iam.get_role_policy(RoleName=role, PolicyName=p)["PolicyDocument"]
+               for p in iam.list_role_policies(RoleName=role)["PolicyNames"]}
+        for role in (f"{name}-catalog", f"{name}-catalog-migrate")
+    }  # fmt: skip
+    monitor = client("secretsmanager").describe_secret(SecretId=f"{name}/monitor")["ARN"]
     return {
+        "policies": policies,
+        "monitor_secret": monitor,
         "groups": groups,
         "nodegroups": nodegroups,
         "clusters": clusters,
@@ -124,6 +133,29 @@ def test_managed_node_groups_carry_the_app_and_cluster_security_groups(rehearsed
 def test_the_cluster_runs_the_environments_kubernetes_version(rehearsed: Rehearsed) -> None:
     env_yml = ROOT / "inventories" / rehearsed.result.env / "group_vars/all/env.yml"
     assert rehearsed.seen["cluster_version"] == yaml.safe_load(env_yml.read_text())["strata_kubernetes_version"]
+
+
+def test_the_service_and_its_migration_are_scoped_to_the_environments_database(rehearsed: Rehearsed) -> None:
+    """IAM database authentication names the instance's DbiResourceId, or Aurora's cluster DbClusterResourceId (the
+    cluster's endpoints and members all answer to it); the migration reads that database's secrets only."""
+    env = rehearsed.result.env
+    name = f"strata-{env}"
+    seen = rehearsed.seen
+    if env == "production":
+        (db,) = [c for c in seen["clusters"] if c["DBClusterIdentifier"] == name]
+        resource = db["DbClusterResourceId"]
+    else:
+        (db,) = [i for i in seen["instances"] if i["DBInstanceIdentifier"] == name]
+        resource = db["DbiResourceId"]
+    account = db["MasterUserSecret"]["SecretArn"].split(":")[4]
+    login = seen["policies"][f"{name}-catalog"]
+    assert list(login) == [f"{name}-database-login"]
+    (connect,) = login[f"{name}-database-login"]["Statement"]
+    assert connect["Resource"] == [f"arn:aws:rds-db:{REGION}:{account}:dbuser:{resource}/catalog_app"]
+    secrets = seen["policies"][f"{name}-catalog-migrate"]
+    assert list(secrets) == [f"{name}-database-secrets"]
+    read, _decrypt = secrets[f"{name}-database-secrets"]["Statement"]
+    assert read["Resource"] == [db["MasterUserSecret"]["SecretArn"], seen["monitor_secret"]]
 
 
 def test_the_database_is_the_environments_own(rehearsed: Rehearsed) -> None:

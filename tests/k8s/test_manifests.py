@@ -150,16 +150,21 @@ def test_the_service_deployment_policies(rendered: dict[str, Rendered], env: str
     }
     assert config["CATALOG_ENV"] == env and config["CATALOG_DB_HOST"] == f"{endpoint[env]}.eu-west-3.rds.amazonaws.com"
     assert (config["CATALOG_DB_SSLMODE"], config["CATALOG_DB_SSLROOTCERT"]) == ("verify-full", "rds")
-    # The password comes from a mounted Secret (CATALOG_SECRETS_DIR), never from the ConfigMap or the environment.
-    assert not any("PASSWORD" in key for key in config)
-    assert {"name": "CATALOG_SECRETS_DIR", "value": "/run/secrets/catalog"} in api["env"]
-    secret = r.one("Secret", "catalog-db")
-    assert secret["stringData"] == {"catalog_db_password": "rendered-offline-read-from-secrets-manager-when-applied"}
-    account = r.one("ServiceAccount", "catalog")
-    assert re.fullmatch(
-        rf"arn:aws:iam::\d{{12}}:role/strata-{env}-catalog",
-        account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
-    )
+    # Its own login with IAM tokens made with its service account's role: no password exists, none is mounted, and
+    # no Secret of the namespace holds the master's (a rotation of the master secret cannot break a running pod).
+    assert (config["CATALOG_DB_USER"], config["CATALOG_DB_AUTH"]) == ("catalog_app", "iam")
+    assert config["CATALOG_DB_REGION"] == "eu-west-3"
+    assert not any("PASSWORD" in key or "SECRET" in key for key in config)
+    assert "env" not in api and [v["name"] for v in pod["volumes"]] == ["tmp"]
+    assert [s["metadata"]["name"] for s in r.of_kind("Secret") if s["metadata"]["namespace"] == env] == []
+    # Two identities: the service's and the migration's, each with its own role (scoped by the database role).
+    for name in ("catalog", "catalog-migrate"):
+        account = r.one("ServiceAccount", name)
+        assert re.fullmatch(
+            rf"arn:aws:iam::\d{{12}}:role/strata-{env}-{name}",
+            account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+        )
+    assert pod["serviceAccountName"] == "catalog"
 
 
 @pytest.mark.parametrize("env", ["staging", "production"])
@@ -259,15 +264,30 @@ def test_every_object_carries_the_platform_labels(rendered: dict[str, Rendered],
             assert f"app.kubernetes.io/{key}" in labels, (workload["metadata"]["name"], key)
 
 
+ACCOUNT = "123456789012"  # inventories/production: aws_account_id
+
+
 def test_the_migration_job_runs_the_same_image_before_the_rollout(rendered: dict[str, Rendered]) -> None:
     r = rendered["production"]
     order = [(o["kind"], o["metadata"]["name"]) for o in r.objects if o["metadata"].get("namespace") == "production"]
     (job,) = r.of_kind("Job")
     assert order.index(("Job", job["metadata"]["name"])) < order.index(("Deployment", "catalog"))
-    assert order.index(("Secret", "catalog-db")) < order.index(("Job", job["metadata"]["name"]))
+    assert order.index(("ServiceAccount", "catalog-migrate")) < order.index(("Job", job["metadata"]["name"]))
     (migrate,) = containers(job)
     (api,) = containers(r.one("Deployment", "catalog"))
     assert migrate["image"] == api["image"] and migrate["command"] == ["catalog-migrate", "upgrade"]
+    # As the master, its password read from the RDS-managed secret when the Job runs (its own service account may read
+    # it); then it makes the service's login and the monitoring's.
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == "catalog-migrate"
+    env = {e["name"]: e["value"] for e in migrate["env"]}
+    assert env == {
+        "CATALOG_DB_USER": "strata_admin",
+        "CATALOG_DB_AUTH": "secret",
+        "CATALOG_DB_PASSWORD_SECRET": f"arn:aws:secretsmanager:eu-west-3:{ACCOUNT}:secret:rds!cluster-rendered-offline",
+        "CATALOG_DB_APP_ROLE": "catalog_app",
+        "CATALOG_DB_MONITOR_ROLE": "strata_monitor",
+        "CATALOG_DB_MONITOR_PASSWORD_SECRET": "strata-production/monitor",
+    }
     assert job["spec"]["backoffLimit"] == 1 and job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
 
 
@@ -321,6 +341,12 @@ def test_charts_are_pinned_and_placed_on_their_node_groups(rendered: dict[str, R
         exporter["host"] == rendered[env].one("ConfigMap", "catalog")["data"]["CATALOG_DB_HOST"]
     )  # one definition: role kubernetes
     assert exporter["passwordSecret"]["name"] == "postgres-exporter-db"
+    # As the monitoring login (pg_monitor), never the master: its Secret is the database role's monitoring secret.
+    assert exporter["user"] == "strata_monitor"
+    secret = rendered[env].one("Secret", "postgres-exporter-db")
+    assert secret["metadata"]["annotations"]["strata.io/source"] == (
+        f"Secrets Manager: strata-{env}/monitor (the monitoring login strata_monitor)"
+    )
     # verify-full against the RDS CAs, as the service: the chart appends extraParams to the DSN, the bundle is the
     # ConfigMap mounted where sslrootcert points.
     assert exporter["sslmode"] == "verify-full" and exporter["extraParams"] == "sslrootcert=/etc/strata/db-ca/ca.pem"

@@ -1,7 +1,10 @@
 """All configuration, from the environment (twelve-factor). docs/app/configuration.md lists every variable.
 
-Each field below is read from `CATALOG_<FIELD>` (for example `CATALOG_DB_HOST`). The database password is the
-only secret; outside `CATALOG_ENV=local` the service refuses to start with the local default or an empty one.
+Each field below is read from `CATALOG_<FIELD>` (for example `CATALOG_DB_HOST`). How the service proves who it is
+to the database is CATALOG_DB_AUTH: `password` (CATALOG_DB_PASSWORD, the only secret: refused outside
+`CATALOG_ENV=local` when it is the local default or empty), `iam` (a fresh RDS IAM token for each new connection,
+signed with the pod's own role: no password exists) or `secret` (the password read from Secrets Manager at each new
+connection, so that a rotation never leaves a stale copy behind: the migration Job's way to the master user).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ LOCAL_DEFAULT_PASSWORD = "catalog-local-only"  # noqa: S105 - the documented loc
 # The Amazon RDS certificate authorities (CATALOG_DB_SSLROOTCERT=rds), shipped in the wheel and so in the image.
 RDS_CA_BUNDLE = Path(__file__).parent / "certs" / "rds-global-bundle.pem"
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 class Settings(BaseSettings):
@@ -34,6 +38,18 @@ class Settings(BaseSettings):
     db_name: str = "catalog"
     db_user: str = "catalog"
     db_password: SecretStr = SecretStr(LOCAL_DEFAULT_PASSWORD)
+    db_auth: Literal["password", "iam", "secret"] = "password"
+    # db_auth=secret: the secret's ARN (or name); its JSON carries `password` (an RDS-managed master secret does).
+    db_password_secret: str | None = None
+    # db_auth=iam|secret: the region of the database and the secret (default: AWS_REGION, as boto3 reads it).
+    db_region: str | None = None
+    # catalog-migrate only: after migrating, make this login role able to read and write the tables and nothing
+    # more (no DDL, no other database), and on RDS a member of rds_iam (it logs in with IAM tokens).
+    db_app_role: str | None = None
+    # catalog-migrate only: make this login the monitoring's (pg_monitor: statistics, never data), with the password
+    # of the secret CATALOG_DB_MONITOR_PASSWORD_SECRET (the platform generates it; the exporter reads it).
+    db_monitor_role: str | None = None
+    db_monitor_password_secret: str | None = None
     # Reads go here when set: the RDS standby's read replica or the Aurora reader endpoint.
     db_replica_host: str | None = None
     db_replica_port: int | None = Field(None, ge=1, le=65535)
@@ -59,7 +75,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         password = self.db_password.get_secret_value()
-        if self.env != "local" and password in ("", LOCAL_DEFAULT_PASSWORD):
+        if self.db_auth == "password" and self.env != "local" and password in ("", LOCAL_DEFAULT_PASSWORD):
             raise ValueError(
                 f"CATALOG_DB_PASSWORD is empty or the local default while CATALOG_ENV={self.env}: "
                 "set it from the database secret (Secrets Manager), never the local default"
@@ -77,6 +93,26 @@ class Settings(BaseSettings):
                 )
             if not Path(self.sslrootcert_path or "").is_file():
                 raise ValueError(f"CATALOG_DB_SSLROOTCERT={self.db_sslrootcert}: no such file")
+        if self.db_auth == "secret" and not self.db_password_secret:
+            raise ValueError("CATALOG_DB_AUTH=secret needs CATALOG_DB_PASSWORD_SECRET: the secret's ARN")
+        if (
+            self.db_auth == "iam"
+            and self.env != "local"
+            and self.db_sslmode not in ("require", "verify-ca", "verify-full")
+        ):
+            raise ValueError(
+                f"CATALOG_DB_AUTH=iam with CATALOG_DB_SSLMODE={self.db_sslmode}: RDS accepts IAM tokens over TLS "
+                "only; use verify-full (with CATALOG_DB_SSLROOTCERT=rds)"
+            )
+        for name, role in (("APP_ROLE", self.db_app_role), ("MONITOR_ROLE", self.db_monitor_role)):
+            if role is not None and not ROLE_NAME.match(role):
+                raise ValueError(
+                    f"CATALOG_DB_{name}={role}: a lower-case letter or _, then lower-case letters, digits, _"
+                )
+        if bool(self.db_monitor_role) != bool(self.db_monitor_password_secret):
+            raise ValueError(
+                "CATALOG_DB_MONITOR_ROLE and CATALOG_DB_MONITOR_PASSWORD_SECRET go together: set both or neither"
+            )
         if (self.db_replica_port is not None) and not self.db_replica_host:
             raise ValueError("CATALOG_DB_REPLICA_PORT is set without CATALOG_DB_REPLICA_HOST: set both or neither")
         return self
@@ -94,7 +130,8 @@ class Settings(BaseSettings):
         return URL.create(
             "postgresql+psycopg",
             username=self.db_user,
-            password=self.db_password.get_secret_value(),
+            # iam and secret: catalog.db sets the password of each new connection (a token, the secret's value).
+            password=self.db_password.get_secret_value() if self.db_auth == "password" else None,
             host=host,
             port=port,
             database=self.db_name,

@@ -55,6 +55,7 @@ class Lab:
         self.ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=self.endpoint)
         self.up_output = ""
         self.password = ""
+        self.monitor_password = ""
         self.check: Background | None = None
 
     def make_env(self, **extra: str) -> dict[str, str]:

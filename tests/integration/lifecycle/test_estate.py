@@ -47,19 +47,42 @@ def test_eks_cluster_private_encrypted_logged_in_the_app_subnets(lab: Lab) -> No
     assert (
         trust["Condition"]["StringEquals"][f"{issuer}:sub"] == "system:serviceaccount:kube-system:ebs-csi-controller-sa"
     )
-    # The workloads' roles (IRSA): each trusts only its service account and carries one inline policy.
-    for name, subject in (("catalog", "local:catalog"), ("cluster-autoscaler", "kube-system:cluster-autoscaler"),
-                          ("velero", "velero:velero")):  # fmt: skip
+    # The workloads' roles (IRSA): each trusts only its service account and carries one inline policy - the catalog's
+    # two the database role's, scoped to the database it made (tests/integration/lifecycle: test_database_identities).
+    policies = {"catalog": "strata-local-database-login", "catalog-migrate": "strata-local-database-secrets"}
+    subjects = {"catalog": "local:catalog", "catalog-migrate": "local:catalog-migrate",
+                "cluster-autoscaler": "kube-system:cluster-autoscaler", "velero": "velero:velero"}  # fmt: skip
+    for name, subject in subjects.items():
         role = iam.get_role(RoleName=f"strata-local-{name}")["Role"]
         condition = role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]["StringEquals"]
         assert condition == {f"{issuer}:sub": f"system:serviceaccount:{subject}", f"{issuer}:aud": "sts.amazonaws.com"}
-        assert iam.list_role_policies(RoleName=f"strata-local-{name}")["PolicyNames"] == [f"strata-local-{name}"]
+        expected = policies.get(name, f"strata-local-{name}")
+        assert iam.list_role_policies(RoleName=f"strata-local-{name}")["PolicyNames"] == [expected]
         assert iam.list_attached_role_policies(RoleName=f"strata-local-{name}")["AttachedPolicies"] == []
-    statement = iam.get_role_policy(RoleName="strata-local-catalog", PolicyName="strata-local-catalog")
-    (read,) = statement["PolicyDocument"]["Statement"]
-    assert read["Resource"].startswith("arn:aws:secretsmanager:eu-west-3:") and read["Resource"].endswith(
-        ":secret:rds!*"
-    )
+
+
+def test_the_service_and_its_migration_are_scoped_to_this_database(lab: Lab) -> None:
+    """The service may log in as its own user of this database only (IAM database authentication); the migration may
+    read this database's master and monitoring secrets only, decrypting them through Secrets Manager only."""
+    iam = boto3.client("iam", region_name=REGION, endpoint_url=lab.endpoint)
+    rds = boto3.client("rds", region_name=REGION, endpoint_url=lab.endpoint)
+    secrets = boto3.client("secretsmanager", region_name=REGION, endpoint_url=lab.endpoint)
+    (db,) = rds.describe_db_instances(DBInstanceIdentifier="strata-local")["DBInstances"]
+    account = db["DBInstanceArn"].split(":")[4]
+    login = iam.get_role_policy(RoleName="strata-local-catalog", PolicyName="strata-local-database-login")
+    (connect,) = login["PolicyDocument"]["Statement"]
+    assert connect["Action"] == "rds-db:connect"
+    assert connect["Resource"] == [f"arn:aws:rds-db:{REGION}:{account}:dbuser:{db['DbiResourceId']}/catalog_app"]
+    reader = iam.get_role_policy(RoleName="strata-local-catalog-migrate", PolicyName="strata-local-database-secrets")
+    read, decrypt = reader["PolicyDocument"]["Statement"]
+    monitor = secrets.describe_secret(SecretId="strata-local/monitor")
+    assert read["Action"] == ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    assert read["Resource"] == [db["MasterUserSecret"]["SecretArn"], monitor["ARN"]]
+    assert decrypt["Action"] == "kms:Decrypt" and decrypt["Resource"] == monitor["KmsKeyId"]
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}}
+    # The monitoring password: generated once, encrypted with the database key, JSON the exporter's Secret reads.
+    value = json.loads(secrets.get_secret_value(SecretId="strata-local/monitor")["SecretString"])
+    assert value["username"] == "strata_monitor" and len(value["password"]) == 40
 
 
 def test_node_groups_have_one_instance_per_zone_behind_imdsv2_templates(lab: Lab) -> None:

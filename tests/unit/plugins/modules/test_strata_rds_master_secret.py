@@ -39,7 +39,7 @@ def run(client: Any, check_mode: bool = False, **overrides: Any) -> dict[str, An
 def test_hands_the_password_to_secrets_manager_with_the_key(rds: Any) -> None:
     rds.stubber.add_response(
         "describe_db_instances",
-        {"DBInstances": [{"DBInstanceIdentifier": "strata-test"}]},
+        {"DBInstances": [{"DBInstanceIdentifier": "strata-test", "DbiResourceId": "db-ABC"}]},
         {"DBInstanceIdentifier": "strata-test"},
     )
     rds.stubber.add_response(
@@ -59,6 +59,7 @@ def test_hands_the_password_to_secrets_manager_with_the_key(rds: Any) -> None:
         "secret_status": "active",
         "kms_key_id": KEY,
     }
+    assert result["resource_id"] == "db-ABC"  # what IAM database authentication's dbuser ARN names
 
 
 def test_a_managed_password_with_the_same_key_by_alias_is_left_alone(rds: Any) -> None:
@@ -73,8 +74,9 @@ def test_a_managed_password_with_the_same_key_by_alias_is_left_alone(rds: Any) -
 def test_aurora_clusters_and_check_mode(rds: Any) -> None:
     rds.stubber.add_response(
         "describe_db_clusters",
-        {"DBClusters": [{"DBClusterIdentifier": "strata-test"}]},
+        {"DBClusters": [{"DBClusterIdentifier": "strata-test", "DbClusterResourceId": "cluster-XYZ"}]},
         {"DBClusterIdentifier": "strata-test"},
     )
     result = run(rds, check_mode=True, db_instance_identifier=None, db_cluster_identifier="strata-test")
     assert result["changed"] is True  # and the Stubber saw no ModifyDBCluster
+    assert result["resource_id"] == "cluster-XYZ"
