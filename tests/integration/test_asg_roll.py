@@ -4,6 +4,7 @@ max_unavailable at a time, keeping its capacity; then nothing is left to roll.""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -35,8 +36,13 @@ def test_a_new_launch_template_version_rolls_the_group(private_cloud: Cloud, tmp
 
     before = members()
     assert sorted(before.values()) == ["1"] * 4
-    # The new AMI: version 2, which the group launches from now on ($Latest); the running four stay on 1.
-    ec2.create_launch_template_version(LaunchTemplateId=template, LaunchTemplateData={"ImageId": images[1]})
+    # The new AMI: version 2, which the group launches from now on ($Latest); the running four stay on 1. With a
+    # bootstrap script, as the eks role's templates carry one (moto stored a new version's UserData raw and failed to
+    # launch from it: the embedded cloud's fix).
+    bootstrap = base64.b64encode(b"#!/bin/sh\necho joined\n").decode()
+    ec2.create_launch_template_version(
+        LaunchTemplateId=template, LaunchTemplateData={"ImageId": images[1], "UserData": bootstrap}
+    )
 
     out = tmp_path / "results.json"
     result = private_cloud.playbook(

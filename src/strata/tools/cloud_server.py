@@ -19,6 +19,10 @@ exactly as against a real account. Keep this list short and documented
   from, as AWS does; moto reports the template's current default version for every
   instance, so an instance launched before a new version looks up to date and would never
   be rolled onto it (strata_asg_roll).
+- CreateLaunchTemplateVersion keeps the new version's UserData as the base64 it was given,
+  as CreateLaunchTemplate does; moto stores it raw, and the next instance an Auto Scaling
+  group launches from that version fails (HTTP 500): a node group could never roll onto a
+  new launch template version that carries a bootstrap script.
 - ScheduleKeyDeletion, CancelKeyDeletion, EnableKey and DisableKey accept a key ARN as AWS
   does (amazon.aws.kms_key passes one); moto fails with a KeyError (HTTP 500) unless given
   the bare key id.
@@ -52,7 +56,9 @@ from moto.autoscaling.models import FakeAutoScalingGroup, InstanceState
 from moto.backup.models import BackupBackend
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
+from moto.core.types import Base64EncodedString
 from moto.ec2 import utils as ec2_utils
+from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateVersion
 from moto.ec2.responses.launch_templates import LaunchTemplates
 from moto.ec2.responses.security_groups import SecurityGroups
 from moto.kms.models import KmsBackend
@@ -147,6 +153,18 @@ def _launch_template_as_launched(self: InstanceState) -> dict[str, Any] | None:
         return None
     version = getattr(self.instance, LAUNCHED_VERSION, None) or template.default_version_number
     return {"LaunchTemplateId": template.id, "LaunchTemplateName": template.name, "Version": str(version)}
+
+
+def _user_data_as_given(
+    create_version: Callable[[LaunchTemplate, dict[str, Any], str], LaunchTemplateVersion],
+) -> Callable[[LaunchTemplate, dict[str, Any], str], LaunchTemplateVersion]:
+    @functools.wraps(create_version)
+    def wrapper(self: LaunchTemplate, data: dict[str, Any], description: str) -> LaunchTemplateVersion:
+        if data.get("UserData") is not None and not isinstance(data["UserData"], Base64EncodedString):
+            data = {**data, "UserData": ec2_utils.parse_user_data(data["UserData"])}
+        return create_version(self, data, description)
+
+    return wrapper
 
 
 def _any_key_id(action: Callable[..., Any]) -> Callable[..., Any]:
@@ -280,6 +298,9 @@ def apply_fidelity_fixes() -> None:
     )
     for name in ("schedule_key_deletion", "cancel_key_deletion", "enable_key", "disable_key"):
         setattr(KmsBackend, name, _any_key_id(getattr(KmsBackend, name)))
+    LaunchTemplate.create_version = _user_data_as_given(  # type: ignore[method-assign,assignment]
+        LaunchTemplate.create_version
+    )
     LaunchTemplates.create_launch_template = _template_tags_stay_on_the_template(  # type: ignore[method-assign,assignment]
         LaunchTemplates.create_launch_template
     )
