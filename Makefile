@@ -164,7 +164,7 @@ integration-cloud: venv
 	$(BIN)/pytest tests/integration $(addprefix --ignore=,$(INTEGRATION_LAB) tests/integration/test_rehearsal.py)
 
 .PHONY: molecule
-molecule: venv ## Molecule scenarios (delegated driver against a private embedded cloud)
+molecule: venv ## Every role's Molecule scenario, three at a time (docs/testing-a-role.md; times in build/molecule-times.json)
 	$(BIN)/pytest tests/molecule
 
 .PHONY: k8s-tests
