@@ -200,13 +200,13 @@ dast: venv ## DAST with schemathesis against a running service: make dast DAST_U
 
 .PHONY: test
 # Two cores, two lanes: the static checks and make security beside the fast tests; then the tests that use the SSH
-# lab (the lifecycle and the bench) beside the rehearsals of staging and production (the two longest), then the
-# other integration tests, the Molecule scenarios and the offline Kubernetes checks in whichever lane frees first.
+# lab (the lifecycle and the bench) beside the Molecule scenarios (the two longest), then the rehearsals of staging
+# and production, the other integration tests and the offline Kubernetes checks in whichever lane frees first.
 # Every test starts its own cloud, runtime and containers on free ports.
 # --output-sync keeps each target's output in one piece.
 test: venv ## Set up and run the whole suite (what CI runs)
 	$(MAKE) --no-print-directory --output-sync=target -j2 lint fast-tests docs security
-	$(MAKE) --no-print-directory --output-sync=target -j2 integration-lab rehearsals integration-cloud molecule k8s-tests
+	$(MAKE) --no-print-directory --output-sync=target -j2 integration-lab molecule rehearsals integration-cloud k8s-tests
 
 .PHONY: fast-tests
 fast-tests: unit app-test
