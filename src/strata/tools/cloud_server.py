@@ -23,6 +23,11 @@ exactly as against a real account. Keep this list short and documented
   as CreateLaunchTemplate does; moto stores it raw, and the next instance an Auto Scaling
   group launches from that version fails (HTTP 500): a node group could never roll onto a
   new launch template version that carries a bootstrap script.
+- DeleteLaunchTemplateVersions exists (moto answers HTTP 500, "not implemented"): a deleted
+  version is no longer described or launched from, its number is not reused, and the
+  default version cannot be deleted (an UnsuccessfullyDeleted item, as in AWS).
+  amazon.aws.ec2_launch_template deletes a template's other versions before the template,
+  so a node group whose template ever got a second version could not be destroyed.
 - ScheduleKeyDeletion, CancelKeyDeletion, EnableKey and DisableKey accept a key ARN as AWS
   does (amazon.aws.kms_key passes one); moto fails with a KeyError (HTTP 500) unless given
   the bare key id.
@@ -58,7 +63,8 @@ from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
 from moto.core.types import Base64EncodedString
 from moto.ec2 import utils as ec2_utils
-from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateVersion
+from moto.ec2.exceptions import InvalidLaunchTemplateVersionNotFound
+from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateBackend, LaunchTemplateVersion
 from moto.ec2.responses.launch_templates import LaunchTemplates
 from moto.ec2.responses.security_groups import SecurityGroups
 from moto.kms.models import KmsBackend
@@ -163,6 +169,65 @@ def _user_data_as_given(
         if data.get("UserData") is not None and not isinstance(data["UserData"], Base64EncodedString):
             data = {**data, "UserData": ec2_utils.parse_user_data(data["UserData"])}
         return create_version(self, data, description)
+
+    return wrapper
+
+
+DELETED_VERSIONS = "_strata_deleted_versions"
+
+
+def _deleted(template: LaunchTemplate) -> set[int]:
+    deleted: set[int] = template.__dict__.setdefault(DELETED_VERSIONS, set())
+    return deleted
+
+
+def _delete_launch_template_versions(self: LaunchTemplates) -> ActionResult:
+    name, template_id = self._get_param("LaunchTemplateName"), self._get_param("LaunchTemplateId")
+    self.error_on_dryrun()
+    template = (
+        self.ec2_backend.get_launch_template(template_id)
+        if template_id
+        else self.ec2_backend.get_launch_template_by_name(name)
+    )
+    done, refused = [], []
+    for requested in self._get_param("Versions", []):
+        item = {"LaunchTemplateId": template.id, "LaunchTemplateName": template.name}
+        number = int(requested) if str(requested).isdigit() else 0
+        if not 0 < number <= len(template.versions) or number in _deleted(template):
+            error = {"Code": "launchTemplateVersionDoesNotExist", "Message": "The specified version does not exist."}
+            refused.append({**item, "VersionNumber": number, "ResponseError": error})
+        elif number == template.default_version_number:
+            message = "Cannot delete the default version of the launch template."
+            refused.append(
+                {**item, "VersionNumber": number, "ResponseError": {"Code": "unexpectedError", "Message": message}}
+            )
+        else:
+            _deleted(template).add(number)
+            done.append({**item, "VersionNumber": number})
+    return ActionResult(
+        {"SuccessfullyDeletedLaunchTemplateVersions": done, "UnsuccessfullyDeletedLaunchTemplateVersions": refused}
+    )
+
+
+def _deleted_versions_are_gone(
+    get_version: Callable[[LaunchTemplate, Any], LaunchTemplateVersion],
+) -> Callable[[LaunchTemplate, Any], LaunchTemplateVersion]:
+    @functools.wraps(get_version)
+    def wrapper(self: LaunchTemplate, num: Any) -> LaunchTemplateVersion:
+        if str(num).lower() == "$latest":
+            return max((v for v in self.versions if v.number not in _deleted(self)), key=lambda v: v.number)
+        version = get_version(self, num)
+        if version.number in _deleted(self):
+            raise InvalidLaunchTemplateVersionNotFound(template_id=self.id, version=num)
+        return version
+
+    return wrapper
+
+
+def _describe_existing_versions(describe: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(describe)
+    def wrapper(self: LaunchTemplateBackend, *args: Any, **kwargs: Any) -> Any:
+        return [(t, v) for t, v in describe(self, *args, **kwargs) if v.number not in _deleted(t)]
 
     return wrapper
 
@@ -300,6 +365,12 @@ def apply_fidelity_fixes() -> None:
         setattr(KmsBackend, name, _any_key_id(getattr(KmsBackend, name)))
     LaunchTemplate.create_version = _user_data_as_given(  # type: ignore[method-assign,assignment]
         LaunchTemplate.create_version
+    )
+    LaunchTemplates.delete_launch_template_versions = _delete_launch_template_versions  # type: ignore[attr-defined]
+    LaunchTemplate.get_version = _deleted_versions_are_gone(LaunchTemplate.get_version)  # type: ignore[method-assign,assignment]
+    LaunchTemplate.latest_version = lambda self: self.get_version("$Latest")  # type: ignore[method-assign]
+    LaunchTemplateBackend.describe_launch_template_versions = _describe_existing_versions(  # type: ignore[method-assign]
+        LaunchTemplateBackend.describe_launch_template_versions
     )
     LaunchTemplates.create_launch_template = _template_tags_stay_on_the_template(  # type: ignore[method-assign,assignment]
         LaunchTemplates.create_launch_template
