@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import yaml
@@ -46,19 +49,42 @@ def covered_roles(scenario: str) -> set[str]:
     """The roles a scenario converges: its host_vars' molecule_roles, its own name when that is a role, and for the
     kubernetes scenario the parts playbooks/kubernetes.yml runs with the shared role."""
     roles = {scenario} & set(ROLES)
-    host_vars = ROOT / "molecule" / scenario / "host_vars" / "localhost.yml"
-    if host_vars.exists():
-        roles |= set(yaml.safe_load(host_vars.read_text()).get("molecule_roles", []))
+    host_vars = ROOT / "molecule" / scenario / "host_vars"
+    for path in [host_vars / "localhost.yml", *sorted((host_vars / "localhost").glob("*.yml"))]:
+        if path.exists():
+            roles |= set(yaml.safe_load(path.read_text()).get("molecule_roles", []))
     if scenario == "kubernetes":
         roles |= set(yaml.safe_load((ROOT / "playbooks/vars/roles.yml").read_text())["strata_kubernetes_roles"])
     return roles
 
 
+def cloud_state(name: str) -> Path:
+    """Where a scenario's embedded cloud keeps its pid and log (molecule/shared/hosts.yml reads STRATA_CLOUD_STATE)."""
+    return ROOT / "build" / "molecule" / name / "cloud"
+
+
+def server_errors(name: str) -> str:
+    """What the scenario's embedded cloud answered with a server error, and its last traceback: an HTTP 500 in a
+    role's output says nothing of its cause, the server's log does."""
+    log = cloud_state(name) / "moto.log"
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    errors = [line for line in lines if re.search(r'" 5\d\d ', line)]
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback")]
+    traceback = lines[starts[-1] : starts[-1] + 60] if starts else []
+    return "\n".join(["embedded cloud's server errors:", *errors[-20:], *traceback]) if errors or starts else ""
+
+
 def _molecule(name: str) -> tuple[Run, float]:
     started = time.monotonic()
+    shutil.rmtree(cloud_state(name), ignore_errors=True)
     result = run(
         [str(VENV_BIN / "molecule"), "test", "-s", name],
-        venv_env(STRATA_CLOUD_PORT=str(free_port()), PY_COLORS="0", ANSIBLE_FORCE_COLOR="0"),
+        venv_env(
+            STRATA_CLOUD_PORT=str(free_port()),
+            STRATA_CLOUD_STATE=str(cloud_state(name)),
+            PY_COLORS="0",
+            ANSIBLE_FORCE_COLOR="0",
+        ),
         timeout=2400,
     )
     return result, time.monotonic() - started
@@ -96,8 +122,11 @@ def test_every_scenario_runs_the_whole_sequence() -> None:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_scenario(scenario: str, runs: dict[str, Future[tuple[Run, float]]]) -> None:
     result, _ = runs[scenario].result()
-    assert result.returncode == 0, result.output[-6000:]
+    assert result.returncode == 0, result.output[-6000:] + "\n" + server_errors(scenario)
     out = result.output
-    for step in ("check", "converge", "idempotence", "verify", "destroy"):
+    steps = ["check", "converge", "idempotence", "verify", "destroy"]
+    if (ROOT / "molecule" / scenario / "side_effect.yml").exists():
+        steps.append("side_effect")
+    for step in steps:
         assert f"{step}: Executed: Successful" in out or f"[{scenario} > {step}] Executed: Successful" in out, step
     assert "Idempotence completed successfully" in out or "idempotence: Executed: Successful" in out
