@@ -82,6 +82,18 @@ def strata_allow_list_problems(values: list[Any], placeholders_allowed: bool = F
     return allow_list_problems(list(values or []), placeholders_allowed=bool(placeholders_allowed))
 
 
+def strata_role_arn(result: dict[str, Any], caller: dict[str, Any], name: str) -> str:
+    """The ARN of an IAM role amazon.aws.iam_role ensured (its result). In check mode before the role exists the
+    module reports it without an ARN: the ARN it will have is built from the account aws_caller_info read."""
+    role = (result or {}).get("iam_role") or {}
+    if role.get("arn"):
+        return str(role["arn"])
+    account = (caller or {}).get("account")
+    if not account:
+        raise AnsibleFilterError(f"role {name} has no ARN yet and the account is unknown: read it with aws_caller_info")
+    return f"arn:aws:iam::{account}:role/{name}"
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
@@ -95,4 +107,5 @@ class FilterModule:
             "strata_asg_drift": asg_drift,
             "strata_allow_list_problems": strata_allow_list_problems,
             "strata_plan_overlaps": strata_plan_overlaps,
+            "strata_role_arn": strata_role_arn,
         }

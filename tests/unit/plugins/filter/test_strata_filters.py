@@ -37,7 +37,24 @@ def test_exposes_the_filters(filters: dict) -> None:  # type: ignore[type-arg]
         "strata_asg_drift",
         "strata_allow_list_problems",
         "strata_plan_overlaps",
+        "strata_role_arn",
     }
+
+
+def test_role_arn_is_the_roles_own_once_it_exists(filters: dict) -> None:  # type: ignore[type-arg]
+    made = {"changed": False, "iam_role": {"arn": "arn:aws:iam::210987654321:role/strata-local-node"}}
+    assert filters["strata_role_arn"](made, {"skipped": True}, "strata-local-node") == made["iam_role"]["arn"]
+
+
+def test_role_arn_in_check_mode_before_the_role_exists(filters: dict) -> None:  # type: ignore[type-arg]
+    reported = {"changed": True}  # iam_role in check mode: would create, no ARN
+    arn = filters["strata_role_arn"](reported, {"account": "123456789012"}, "strata-local-cluster")
+    assert arn == "arn:aws:iam::123456789012:role/strata-local-cluster"
+
+
+def test_role_arn_without_an_account_names_the_fix(filters: dict) -> None:  # type: ignore[type-arg]
+    with pytest.raises(AnsibleFilterError, match="aws_caller_info"):
+        filters["strata_role_arn"]({"changed": True}, {"skipped": True}, "strata-local-cluster")
 
 
 def test_plan_overlaps_names_the_other_environments_tier(filters: dict) -> None:  # type: ignore[type-arg]
