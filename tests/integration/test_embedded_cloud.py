@@ -57,3 +57,60 @@ def test_a_template_with_two_versions_is_removed_by_amazon_aws(private_cloud: Cl
     assert result.returncode == 0, result.output[-4000:]
     names = [t["LaunchTemplateName"] for t in ec2.describe_launch_templates()["LaunchTemplates"]]
     assert "two-versions" not in names
+
+
+def _cluster(private_cloud: Cloud, version: str) -> tuple[object, object]:
+    ec2, eks = private_cloud.client("ec2"), private_cloud.client("eks")
+    vpc = ec2.create_vpc(CidrBlock="10.97.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.97.{i}.0/24")["Subnet"]["SubnetId"] for i in (1, 2)]
+    role = "arn:aws:iam::123456789012:role/upgrade"
+    eks.create_cluster(name="upgrade", version=version, roleArn=role, resourcesVpcConfig={"subnetIds": subnets})
+    template_id = _template(ec2, "upgrade-app")
+    eks.create_nodegroup(
+        clusterName="upgrade", nodegroupName="app", nodeRole=role, subnets=subnets, version=version,
+        launchTemplate={"id": template_id, "version": "1"},
+    )  # fmt: skip
+    return ec2, eks
+
+
+def test_eks_version_updates_follow_the_rules_eks_enforces(private_cloud: Cloud) -> None:
+    """UpdateClusterVersion, UpdateNodegroupVersion and DescribeUpdate (moto has none: HTTP 404): one minor at a
+    time, the node groups follow the control plane and never pass it, only the node group's own template moves."""
+    _, eks = _cluster(private_cloud, "1.34")
+
+    def refused(call, **kwargs):  # type: ignore[no-untyped-def]
+        with pytest.raises(ClientError) as caught:
+            call(**kwargs)
+        assert caught.value.response["Error"]["Code"] == "InvalidParameterException", caught.value
+        return caught.value.response["Error"]["Message"]
+
+    assert "from 1.34 to 1.36" in refused(eks.update_cluster_version, name="upgrade", version="1.36")
+    assert "newer than the cluster" in refused(
+        eks.update_nodegroup_version, clusterName="upgrade", nodegroupName="app", version="1.35"
+    )
+    update = eks.update_cluster_version(name="upgrade", version="1.35")["update"]
+    assert update["status"] == "InProgress" and update["type"] == "VersionUpdate"
+    assert eks.describe_update(name="upgrade", updateId=update["id"])["update"]["status"] == "Successful"
+    assert eks.describe_cluster(name="upgrade")["cluster"]["version"] == "1.35"
+    # The node group is behind: the control plane cannot move again before it follows.
+    assert "must be updated to match" in refused(eks.update_cluster_version, name="upgrade", version="1.36")
+
+    assert "only its version" in refused(
+        eks.update_nodegroup_version, clusterName="upgrade", nodegroupName="app",
+        launchTemplate={"name": "another", "version": "2"},
+    )  # fmt: skip
+    with pytest.raises(ClientError):  # a version the template does not have
+        eks.update_nodegroup_version(
+            clusterName="upgrade", nodegroupName="app", launchTemplate={"name": "upgrade-app", "version": "9"}
+        )
+    followed = eks.update_nodegroup_version(
+        clusterName="upgrade",
+        nodegroupName="app",
+        version="1.35",
+        launchTemplate={"name": "upgrade-app", "version": "2"},
+    )["update"]
+    described = eks.describe_update(name="upgrade", updateId=followed["id"], nodegroupName="app")["update"]
+    assert described["status"] == "Successful"
+    group = eks.describe_nodegroup(clusterName="upgrade", nodegroupName="app")["nodegroup"]
+    assert group["version"] == "1.35" and group["launchTemplate"]["version"] == "2"
+    eks.update_cluster_version(name="upgrade", version="1.36")

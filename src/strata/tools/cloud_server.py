@@ -28,6 +28,9 @@ exactly as against a real account. Keep this list short and documented
   default version cannot be deleted (an UnsuccessfullyDeleted item, as in AWS).
   amazon.aws.ec2_launch_template deletes a template's other versions before the template,
   so a node group whose template ever got a second version could not be destroyed.
+- EKS UpdateClusterVersion, UpdateNodegroupVersion and DescribeUpdate exist, with the rules
+  EKS enforces on an upgrade (one minor at a time, node groups never ahead of the control
+  plane, the control plane never more than the node groups ahead): cloud_eks_updates.py.
 - ScheduleKeyDeletion, CancelKeyDeletion, EnableKey and DisableKey accept a key ARN as AWS
   does (amazon.aws.kms_key passes one); moto fails with a KeyError (HTTP 500) unless given
   the bare key id.
@@ -71,6 +74,8 @@ from moto.kms.models import KmsBackend
 from moto.rds.exceptions import DBParameterGroupNotFoundError
 from moto.rds.models import DBClusterParameterGroup, DBInstance, DBInstanceClustered, DBParameterGroup, RDSBackend
 from moto.server import main as moto_main
+
+from strata.tools import cloud_eks_updates
 
 FIDELITY_FIXES = {"nat": "natgateway"}
 # AWS's engine defaults of the aurora-postgresql families for the parameters the platform sets.
@@ -341,6 +346,7 @@ def _member_subnet_group(init: Callable[..., None]) -> Callable[..., None]:
 
 
 def apply_fidelity_fixes() -> None:
+    cloud_eks_updates.apply()
     ec2_utils.EC2_PREFIX_TO_RESOURCE.update(FIDELITY_FIXES)
     for name in (
         "update_security_group_rule_descriptions_ingress",
