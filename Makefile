@@ -79,9 +79,12 @@ ENV ?= staging
 rehearse: venv ## Rehearse ENV=staging|production's own code against a private embedded cloud: converge, again, check, destroy
 	$(BIN)/python -m strata.tools.rehearse --env $(ENV)
 
-.PHONY: rehearsals
-rehearsals: venv
-	$(BIN)/pytest tests/integration/test_rehearsal.py
+# Each environment's rehearsal is its own target, so that make test runs them in two lanes.
+REHEARSALS := rehearsal-production rehearsal-staging
+.PHONY: rehearsals $(REHEARSALS)
+rehearsals: $(REHEARSALS)
+$(REHEARSALS): rehearsal-%: venv
+	$(BIN)/pytest tests/integration/test_rehearsal.py -k $*
 
 .PHONY: runtime
 runtime: venv ## (Re)converge env=local's runtime only: PostgreSQL primary + standby, the service, Traefik, Prometheus
@@ -200,13 +203,14 @@ dast: venv ## DAST with schemathesis against a running service: make dast DAST_U
 
 .PHONY: test
 # Two cores, two lanes: the static checks and make security beside the fast tests; then the tests that use the SSH
-# lab (the lifecycle and the bench) beside the Molecule scenarios (the two longest), then the rehearsals of staging
-# and production, the other integration tests and the offline Kubernetes checks in whichever lane frees first.
+# lab (the lifecycle and the bench, ~29 min) beside the Molecule scenarios (~19 min), then the rehearsals of
+# production and staging (~12 min each, one per lane: together in one lane they were the last 23 minutes of the run),
+# the other integration tests and the offline Kubernetes checks in whichever lane frees first.
 # Every test starts its own cloud, runtime and containers on free ports.
 # --output-sync keeps each target's output in one piece.
 test: venv ## Set up and run the whole suite (what CI runs)
 	$(MAKE) --no-print-directory --output-sync=target -j2 lint fast-tests docs security
-	$(MAKE) --no-print-directory --output-sync=target -j2 integration-lab molecule rehearsals integration-cloud k8s-tests
+	$(MAKE) --no-print-directory --output-sync=target -j2 integration-lab molecule $(REHEARSALS) integration-cloud k8s-tests
 
 .PHONY: fast-tests
 fast-tests: unit app-test
