@@ -82,10 +82,8 @@ def _template_version_exists(self: EKSResponse, group: Nodegroup, wanted: dict[s
             "change",
             nodegroup=group.nodegroup_name,
         )
-    ec2 = ec2_backends[self.current_account][self.region]
-    template = ec2.get_launch_template(current["id"]) if current.get("id") else None
-    if template is None:
-        template = ec2.get_launch_template_by_name(current["name"])
+    # moto's node group resolves its template's id at creation, whichever of name or id it was given.
+    template = ec2_backends[self.current_account][self.region].get_launch_template(current["id"])
     template.get_version(str(wanted["version"]))  # InvalidLaunchTemplateVersion.NotFound, as EKS reports it
 
 
